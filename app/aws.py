@@ -1,0 +1,31 @@
+"""AWS clients, created once per process on first use and shared by every request."""
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+# Lambda's time is finite: fail fast and let the client retry, rather than hang until the timeout.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@lru_cache
+def get_dynamodb_client() -> "DynamoDBClient":
+    """The DynamoDB client of this process."""
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@lru_cache
+def get_sqs_client() -> "SQSClient":
+    """The SQS client of this process."""
+    return boto3.client("sqs", config=CLIENT_CONFIG)

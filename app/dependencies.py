@@ -1,0 +1,33 @@
+"""Providers injected into the routes, and their `Annotated` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.aws import get_dynamodb_client, get_sqs_client
+from app.config import Settings, get_settings
+from app.queue import EnrollmentQueue
+from app.repositories.age_groups import AgeGroupRepository
+from app.repositories.enrollments import EnrollmentRepository
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_age_group_repository(settings: SettingsDep) -> AgeGroupRepository:
+    """The age-groups repository over this process's DynamoDB client."""
+    return AgeGroupRepository(get_dynamodb_client(), settings.age_groups_table)
+
+
+def get_enrollment_repository(settings: SettingsDep) -> EnrollmentRepository:
+    """The enrollments repository over this process's DynamoDB client."""
+    return EnrollmentRepository(get_dynamodb_client(), settings.enrollments_table)
+
+
+def get_enrollment_queue(settings: SettingsDep) -> EnrollmentQueue:
+    """The enrollment queue over this process's SQS client."""
+    return EnrollmentQueue(get_sqs_client(), settings.enrollment_queue_url)
+
+
+AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repository)]
+EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
+EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]

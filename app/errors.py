@@ -1,0 +1,89 @@
+"""Domain errors, and the translation of AWS SDK failures into them.
+
+This module knows nothing of HTTP; `app.exception_handlers` maps these errors to responses.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+# Error codes that mean "the dependency is overloaded or briefly down: try again later".
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "LimitExceededException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "TransactionInProgressException",
+        "RequestThrottled",
+        "KMS.ThrottlingException",
+    }
+)
+
+
+class ServiceError(Exception):
+    """Base of the errors this service raises on purpose."""
+
+
+class NotFoundError(ServiceError):
+    """The resource asked for does not exist."""
+
+    def __init__(self, resource: str, resource_id: object) -> None:
+        super().__init__(f"{resource} {resource_id} not found")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class AgeNotAllowedError(ServiceError):
+    """No registered age group admits the age of an enrollment."""
+
+    def __init__(self, age: int) -> None:
+        super().__init__(f"Age {age} is not in any registered age group")
+        self.age = age
+
+
+class DependencyError(ServiceError):
+    """An AWS dependency failed in a way a retry will not fix."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(f"{dependency} failed")
+        self.dependency = dependency
+
+
+class DependencyUnavailableError(DependencyError):
+    """An AWS dependency is throttling or unavailable; the same call may succeed later."""
+
+    def __init__(self, dependency: str) -> None:
+        ServiceError.__init__(self, f"{dependency} is unavailable")
+        self.dependency = dependency
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a `ClientError`."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translate_aws_errors(dependency: str) -> Iterator[None]:
+    """Re-raise AWS SDK failures inside the block as `DependencyError`s naming `dependency`."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in RETRYABLE_CODES:
+            raise DependencyUnavailableError(dependency) from exc
+        raise DependencyError(dependency) from exc
+    except (ConnectionError, HTTPClientError) as exc:
+        # Connection refused or reset, and connect/read timeouts, after the SDK's own retries.
+        raise DependencyUnavailableError(dependency) from exc
+    except BotoCoreError as exc:
+        raise DependencyError(dependency) from exc

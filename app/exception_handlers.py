@@ -1,0 +1,67 @@
+"""The one place that maps domain errors to HTTP responses."""
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from app.errors import (
+    AgeNotAllowedError,
+    DependencyError,
+    DependencyUnavailableError,
+    NotFoundError,
+)
+from app.security import ForbiddenError
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 1
+
+
+def request_id(request: Request) -> str:
+    """API Gateway's id of this request, or a new one when not behind API Gateway."""
+    event = request.scope.get("aws.event") or {}
+    found = event.get("requestContext", {}).get("requestId")
+    return str(found) if found else str(uuid.uuid4())
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    # The same status and body as API Gateway's answer to a missing or wrong key.
+    return JSONResponse({"message": "Forbidden"}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+
+async def _age_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("Dependency unavailable: %s", exc, extra={"request_id": request_id(request)})
+    return JSONResponse(
+        {"detail": f"{exc}, please retry later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    rid = request_id(request)
+    logger.error("Unhandled error", exc_info=exc, extra={"request_id": rid})
+    return JSONResponse(
+        {"detail": "Internal server error", "request_id": rid},
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def register_exception_handlers(app: FastAPI) -> None:
+    """Install the mapping from domain errors to responses on `app`."""
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(AgeNotAllowedError, _age_not_allowed)
+    app.add_exception_handler(DependencyUnavailableError, _unavailable)
+    app.add_exception_handler(DependencyError, _internal)
+    app.add_exception_handler(Exception, _internal)

@@ -1,0 +1,35 @@
+"""The FastAPI application, and its Lambda entry point."""
+
+from fastapi import Depends, FastAPI
+from mangum import Mangum
+
+from app.config import get_settings
+from app.exception_handlers import register_exception_handlers
+from app.middleware import BodySizeLimitMiddleware, StageRootPathMiddleware
+from app.routers import age_groups, enrollments
+from app.security import require_api_key
+
+
+def create_app() -> FastAPI:
+    """Build the application from the settings; every route requires the API key."""
+    docs = get_settings().docs_enabled
+    app = FastAPI(
+        title="Enrollment service",
+        summary="Age groups and asynchronously processed enrollment requests.",
+        version="0.1.0",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        dependencies=[Depends(require_api_key)],
+    )
+    app.include_router(age_groups.router)
+    app.include_router(enrollments.router)
+    register_exception_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware)
+    if docs:
+        app.add_middleware(StageRootPathMiddleware)
+    return app
+
+
+app = create_app()
+handler = Mangum(app, lifespan="off")

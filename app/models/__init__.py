@@ -1,0 +1,1 @@
+"""Request and response models. They speak neither HTTP nor DynamoDB."""

@@ -1,0 +1,31 @@
+"""The CPF, the Brazilian individual taxpayer number: nine digits and two check digits."""
+
+import re
+
+CPF_PATTERN = r"^([0-9]{11}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})$"
+_CPF_RE = re.compile(CPF_PATTERN)
+
+
+def _check_digit(digits: str) -> int:
+    weights = range(len(digits) + 1, 1, -1)
+    remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) * 10 % 11
+    return 0 if remainder == 10 else remainder
+
+
+def normalize_cpf(value: str) -> str:
+    """Return the CPF as 11 digits, or raise `ValueError` saying what is wrong with it."""
+    if not _CPF_RE.fullmatch(value):
+        raise ValueError("CPF must be 11 digits, optionally formatted as 123.456.789-09")
+    digits = value.replace(".", "").replace("-", "")
+    if digits == digits[0] * 11:
+        raise ValueError("CPF must not be a single repeated digit")
+    first = _check_digit(digits[:9])
+    second = _check_digit(digits[:9] + str(first))
+    if digits[9:] != f"{first}{second}":
+        raise ValueError("CPF check digits do not match")
+    return digits
+
+
+def mask_cpf(cpf: str) -> str:
+    """The CPF with all but its last two digits hidden, for logs."""
+    return "*" * 9 + cpf[-2:]

@@ -1,0 +1,90 @@
+"""The age-groups table."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from botocore.exceptions import ClientError
+
+from app.errors import CONDITION_FAILED, NotFoundError, error_code, translate_aws_errors
+from app.models.age_groups import AgeGroup, AgeGroupCreate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, ScanInputTypeDef
+
+DEPENDENCY = "The age groups table"
+
+
+class AgeGroupRepository:
+    """Age groups, one item each, keyed by `age_group_id`."""
+
+    def __init__(
+        self, client: "DynamoDBClient", table_name: str, scan_page_size: int | None = None
+    ) -> None:
+        self._client = client
+        self._table_name = table_name
+        # None lets DynamoDB fill each page up to 1 MB; tests set it small to prove pagination.
+        self._scan_page_size = scan_page_size
+
+    def create(self, new: AgeGroupCreate) -> AgeGroup:
+        """Store a new age group and return it."""
+        group = AgeGroup(
+            age_group_id=uuid4(),
+            min_age=new.min_age,
+            max_age=new.max_age,
+            created_at=datetime.now(UTC),
+        )
+        with translate_aws_errors(DEPENDENCY):
+            self._client.put_item(
+                TableName=self._table_name,
+                Item={
+                    "age_group_id": {"S": str(group.age_group_id)},
+                    "min_age": {"N": str(group.min_age)},
+                    "max_age": {"N": str(group.max_age)},
+                    "created_at": {"S": group.created_at.isoformat()},
+                },
+                ConditionExpression="attribute_not_exists(age_group_id)",
+            )
+        return group
+
+    def list(self) -> list[AgeGroup]:
+        """Every age group, ordered by `(min_age, max_age)`."""
+        groups = [_from_item(item) for item in self._scan()]
+        return sorted(groups, key=lambda g: (g.min_age, g.max_age, g.created_at))
+
+    def delete(self, age_group_id: UUID) -> None:
+        """Delete an age group, or raise `NotFoundError` if there is none with this id."""
+        with translate_aws_errors(DEPENDENCY):
+            try:
+                self._client.delete_item(
+                    TableName=self._table_name,
+                    Key={"age_group_id": {"S": str(age_group_id)}},
+                    ConditionExpression="attribute_exists(age_group_id)",
+                )
+            except ClientError as exc:
+                if error_code(exc) == CONDITION_FAILED:
+                    raise NotFoundError("Age group", age_group_id) from exc
+                raise
+
+    def _scan(self) -> Iterator[dict[str, "AttributeValueTypeDef"]]:
+        request: ScanInputTypeDef = {"TableName": self._table_name}
+        if self._scan_page_size is not None:
+            request["Limit"] = self._scan_page_size
+        while True:
+            with translate_aws_errors(DEPENDENCY):
+                page = self._client.scan(**request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _from_item(item: dict[str, "AttributeValueTypeDef"]) -> AgeGroup:
+    return AgeGroup(
+        age_group_id=UUID(item["age_group_id"]["S"]),
+        min_age=int(item["min_age"]["N"]),
+        max_age=int(item["max_age"]["N"]),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+    )

@@ -1,0 +1,39 @@
+"""Routes of the age-group resource."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from app.dependencies import AgeGroupRepositoryDep
+from app.models.age_groups import AgeGroup, AgeGroupCreate
+
+router = APIRouter(prefix="/age-groups", tags=["age groups"])
+
+
+class Message(BaseModel):
+    """A confirmation in words."""
+
+    message: str
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_age_group(new: AgeGroupCreate, repository: AgeGroupRepositoryDep) -> AgeGroup:
+    """Register an age group."""
+    return repository.create(new)
+
+
+@router.get("")
+def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
+    """List every age group, ordered by `(min_age, max_age)`."""
+    return repository.list()
+
+
+@router.delete(
+    "/{age_group_id}",
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No age group has this id"}},
+)
+def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
+    """Delete an age group."""
+    repository.delete(age_group_id)
+    return Message(message=f"Age group {age_group_id} deleted")

@@ -1,0 +1,35 @@
+"""Routes of the enrollment resource."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from app.dependencies import AgeGroupRepositoryDep, EnrollmentQueueDep, EnrollmentRepositoryDep
+from app.models.enrollments import Enrollment, EnrollmentCreate
+from app.services import request_enrollment
+
+router = APIRouter(prefix="/enrollments", tags=["enrollments"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={status.HTTP_400_BAD_REQUEST: {"description": "The age is in no age group"}},
+)
+def create_enrollment(
+    new: EnrollmentCreate,
+    age_groups: AgeGroupRepositoryDep,
+    enrollments: EnrollmentRepositoryDep,
+    queue: EnrollmentQueueDep,
+) -> Enrollment:
+    """Request an enrollment; it is processed asynchronously, so poll its status."""
+    return request_enrollment(new, age_groups, enrollments, queue)
+
+
+@router.get(
+    "/{enrollment_id}",
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No enrollment has this id"}},
+)
+def get_enrollment(enrollment_id: UUID, enrollments: EnrollmentRepositoryDep) -> Enrollment:
+    """Read an enrollment and its status."""
+    return enrollments.get(enrollment_id)

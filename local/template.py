@@ -1,0 +1,121 @@
+"""Read `template.yaml` and create its tables and queues, so their definition lives in one place."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that reads CloudFormation's short tags (`!Ref`, `!GetAtt`) as their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as plain data, intrinsic functions in their long form."""
+    with path.open() as stream:
+        template: dict[str, Any] = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 (safe subclass)
+    return template
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id to properties of every resource of `resource_type`."""
+    return {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+@dataclass
+class Stack:
+    """What `provision` created: for each logical id, what `!Ref` and `!GetAtt` resolve to."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> str:
+        """The value of a template property that is a string, `!Ref` or `!GetAtt`."""
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return self.refs[value["Ref"]]
+        logical_id, attribute = value["Fn::GetAtt"]
+        return self.attributes[(logical_id, attribute)]
+
+    def environment(self, template: dict[str, Any], function_id: str) -> dict[str, str]:
+        """The environment variables that the template gives a function, resolved."""
+        props = template["Resources"][function_id]["Properties"]
+        variables = props.get("Environment", {}).get("Variables", {})
+        return {name: self.resolve(value) for name, value in variables.items()}
+
+
+def provision(
+    template: dict[str, Any],
+    dynamodb: "DynamoDBClient",
+    sqs: "SQSClient",
+    prefix: str = "",
+) -> Stack:
+    """Create the template's DynamoDB tables and SQS queues (dead-letter queues first)."""
+    stack = Stack()
+    for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        name = f"{prefix}{logical_id}"
+        description = dynamodb.create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props.get("BillingMode", "PROVISIONED"),
+        )["TableDescription"]
+        stack.refs[logical_id] = name
+        stack.attributes[(logical_id, "Arn")] = description["TableArn"]
+
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    # A queue's redrive policy names its dead-letter queue, which must exist first.
+    for logical_id in sorted(queues, key=lambda q: "RedrivePolicy" in queues[q]):
+        props = queues[logical_id]
+        attributes: dict[str, str] = {
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+            if key in props
+        }
+        if "RedrivePolicy" in props:
+            policy = props["RedrivePolicy"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": stack.resolve(policy["deadLetterTargetArn"]),
+                    "maxReceiveCount": str(policy["maxReceiveCount"]),
+                }
+            )
+        name = f"{prefix}{logical_id}"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        stack.refs[logical_id] = url
+        stack.attributes[(logical_id, "Arn")] = arn
+        stack.attributes[(logical_id, "QueueName")] = name
+    return stack

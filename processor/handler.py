@@ -1,0 +1,79 @@
+"""The SQS-triggered Lambda that processes enrollments.
+
+Each record carries `{"enrollment_id": "<uuid>"}`. The records of a batch are processed
+concurrently, so a batch costs about one processing delay, not one per record. Only the records
+that fail are reported back (`batchItemFailures`), so only those are retried; after the queue's
+`maxReceiveCount` they move to the dead-letter queue.
+"""
+
+import asyncio
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from app.aws import get_dynamodb_client
+from app.config import get_settings
+from app.repositories.enrollments import EnrollmentRepository
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidMessageError(ValueError):
+    """A message body that is not `{"enrollment_id": "<uuid>"}`."""
+
+
+@lru_cache
+def get_enrollment_repository() -> EnrollmentRepository:
+    """The enrollments repository of this process."""
+    return EnrollmentRepository(get_dynamodb_client(), get_settings().enrollments_table)
+
+
+def parse_enrollment_id(body: str) -> UUID:
+    """The enrollment id carried by a message body, or `InvalidMessageError`."""
+    try:
+        message = json.loads(body)
+        return UUID(message["enrollment_id"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidMessageError(f"Malformed message body: {body[:200]!r}") from exc
+
+
+async def simulate_work(delay: float) -> None:
+    """Stand in for the real work an enrollment needs."""
+    await asyncio.sleep(delay)
+
+
+async def process_record(record: SQSRecord) -> None:
+    """Simulate the work for one enrollment, then mark it `PROCESSED` (idempotently)."""
+    try:
+        enrollment_id = parse_enrollment_id(record.body)
+        await simulate_work(get_settings().processing_delay_seconds)
+        changed = await asyncio.to_thread(get_enrollment_repository().mark_processed, enrollment_id)
+    except Exception:
+        # Reported as a batch item failure, so it is retried and, failing on, dead-lettered.
+        logger.exception("Record failed", extra={"message_id": record.message_id})
+        raise
+    logger.info(
+        "Enrollment processed" if changed else "Enrollment was already processed",
+        extra={"enrollment_id": str(enrollment_id), "message_id": record.message_id},
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    """Lambda entry point for the SQS event source mapping."""
+    # A processor per invocation: it holds the batch's results, and the local event source
+    # mapping may run several invocations at once in one process. It reports every failed
+    # record instead of raising when all fail: to Lambda both mean the same.
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return async_process_partial_response(
+        event=event, record_handler=process_record, processor=processor, context=context
+    )

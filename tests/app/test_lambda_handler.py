@@ -1,0 +1,82 @@
+"""The API's Lambda entry point, invoked with API Gateway REST proxy events."""
+
+import json
+from typing import Any
+
+import pytest
+
+from app.config import get_settings
+from tests.conftest import VALID_CPF, load_event
+from tests.lambda_context import LambdaContext
+
+
+def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    event = load_event("apigw_rest_proxy.json")
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["path"] = path
+    event["pathParameters"] = {"proxy": path.lstrip("/")}
+    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
+    if body is not None:
+        event["body"] = json.dumps(body)
+        event["headers"]["Content-Type"] = "application/json"
+        event["multiValueHeaders"]["Content-Type"] = ["application/json"]
+    return event
+
+
+def invoke(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    from app.main import handler
+
+    response = handler(rest_event(method, path, body), LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.mark.usefixtures("stack")
+def test_a_whole_enrollment_through_the_lambda_handler() -> None:
+    status, group = invoke("POST", "/age-groups", {"min_age": 18, "max_age": 30})
+    assert status == 201
+
+    status, groups = invoke("GET", "/age-groups")
+    assert (status, groups) == (200, [group])
+
+    status, created = invoke("POST", "/enrollments", {"name": "Ana", "age": 20, "cpf": VALID_CPF})
+    assert status == 202
+    assert created["status"] == "PENDING"
+
+    status, read = invoke("GET", f"/enrollments/{created['enrollment_id']}")
+    assert (status, read) == (200, created)
+
+    status, refused = invoke("POST", "/enrollments", {"name": "Ana", "age": 31, "cpf": VALID_CPF})
+    assert status == 400
+    assert "31" in refused["detail"]
+
+    status, deleted = invoke("DELETE", f"/age-groups/{group['age_group_id']}")
+    assert status == 200
+    assert group["age_group_id"] in deleted["message"]
+
+    status, _ = invoke("DELETE", f"/age-groups/{group['age_group_id']}")
+    assert status == 404
+
+
+@pytest.mark.usefixtures("stack")
+def test_the_root_path_behind_the_proxy_is_an_unknown_route() -> None:
+    status, body = invoke("GET", "/")
+
+    assert (status, body) == (404, {"detail": "Not Found"})
+
+
+@pytest.mark.usefixtures("stack")
+def test_docs_behind_a_stage_link_to_the_staged_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCS_ENABLED", "true")
+    get_settings.cache_clear()
+    from mangum import Mangum
+
+    from app.main import create_app
+
+    staged = Mangum(create_app(), lifespan="off")
+    response = staged(rest_event("GET", "/docs"), LambdaContext())
+
+    assert response["statusCode"] == 200
+    assert "'/v1/openapi.json'" in response["body"] or '"/v1/openapi.json"' in response["body"]
+    schema = staged(rest_event("GET", "/openapi.json"), LambdaContext())
+    assert schema["statusCode"] == 200
+    assert "/enrollments" in json.loads(schema["body"])["paths"]

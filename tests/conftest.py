@@ -1,0 +1,96 @@
+"""Fixtures: an emulated AWS account with the template's tables and queues, and the app on it."""
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from app.aws import get_dynamodb_client, get_sqs_client
+from app.config import get_settings
+from app.main import create_app
+from local.template import Stack, load_template, provision
+from processor.handler import get_enrollment_repository
+
+EVENTS = Path(__file__).parent / "events"
+VALID_CPF = "52998224725"
+API_KEY = "test-key"
+
+_CACHED_PROVIDERS = (get_settings, get_dynamodb_client, get_sqs_client, get_enrollment_repository)
+
+
+def clear_cached_providers() -> None:
+    """Forget cached settings and clients, so the next use reads the current environment."""
+    for provider in _CACHED_PROVIDERS:
+        provider.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and a region; no endpoint override, so `mock_aws` intercepts."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
+    clear_cached_providers()
+    yield
+    clear_cached_providers()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The template's tables and queues in moto, and both functions' environment set to them."""
+    with mock_aws():
+        template = load_template()
+        created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+        for function_id in ("ApiFunction", "ProcessorFunction"):
+            for name, value in created.environment(template, function_id).items():
+                monkeypatch.setenv(name, value)
+        monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
+        clear_cached_providers()
+        yield created
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[TestClient]:
+    """The app over the emulated stack, with no API key configured (as on Lambda)."""
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def age_group(client: TestClient) -> Callable[[int, int], dict[str, Any]]:
+    """Create an age group through the API."""
+
+    def create(min_age: int, max_age: int) -> dict[str, Any]:
+        response = client.post("/age-groups", json={"min_age": min_age, "max_age": max_age})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return create
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample event from `tests/events/`, as AWS sends it."""
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def queued_messages(stack: Stack, queue_id: str = "EnrollmentQueue") -> list[dict[str, Any]]:
+    """Receive (and leave in flight) every message now on a queue of the stack."""
+    sqs = boto3.client("sqs")
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=stack.refs[queue_id], MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        messages.extend(batch)  # type: ignore[arg-type]
