@@ -11,10 +11,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 # Lambda's time is finite: fail fast and let the client retry, rather than hang until the timeout.
+# Three attempts in all, with the standard mode's jittered backoff and retry quota.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=3,
     tcp_keepalive=True,
 )
 

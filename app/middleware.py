@@ -7,10 +7,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 16 * 1024
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
     payload = json.dumps(body).encode()
     await send(
@@ -42,35 +38,40 @@ class BodySizeLimitMiddleware:
         if declared is not None:
             if not declared.isdigit():
                 await _send_json(send, 400, {"detail": "Invalid Content-Length header"})
-                return
-            if int(declared) > self.max_bytes:
+            elif int(declared) > self.max_bytes:
                 await _send_json(send, 413, too_large)
-                return
+            else:
+                await self.app(scope, receive, send)
+            return
 
-        # A chunked body declares no length: count it as it arrives.
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLargeError:
-            if response_started:
-                raise
+        # A chunked body declares no length: read it here, up to the limit, then hand it on.
+        body = await _read_body(receive, self.max_bytes)
+        if body is None:
             await _send_json(send, 413, too_large)
+            return
+        unread: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            return unread.pop() if unread else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b""  # The client went away; the app will find out on its next receive.
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class StageRootPathMiddleware:

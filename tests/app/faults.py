@@ -1,0 +1,56 @@
+"""Make an AWS call fail the way AWS fails, for fault-injection tests."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+THROTTLING = {
+    "dynamodb": ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+    "sqs": "com.amazonaws.sqs#ThrottlingException",
+}
+
+
+class _RawBody:
+    """The file-like body botocore reads a response from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def throttled_response(service: str, status: int = 400) -> AWSResponse:
+    """An HTTP response in which AWS says the caller is throttled."""
+    body = json.dumps({"__type": THROTTLING[service], "message": "Rate exceeded"}).encode()
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.0"
+    return AWSResponse("https://aws.invalid/", status, headers, _RawBody(body))
+
+
+def unavailable(**kwargs: Any) -> None:
+    """The endpoint cannot be reached at all."""
+    raise EndpointConnectionError(endpoint_url="https://aws.invalid/")
+
+
+def timed_out(**kwargs: Any) -> None:
+    """The request was sent, but no answer came in time (it may or may not have taken effect)."""
+    raise ReadTimeoutError(endpoint_url="https://aws.invalid/")
+
+
+def answering(response: Callable[[], AWSResponse], calls: list[str]) -> Callable[..., AWSResponse]:
+    """A `before-send` hook that answers every attempt with `response()` and counts attempts.
+
+    botocore calls every `before-send` hook and takes the first answer, so moto would still apply
+    the request; pointing it elsewhere keeps moto from seeing it, as if AWS had refused it.
+    """
+
+    def hook(request: Any, **_: Any) -> AWSResponse:
+        calls.append(request.url)
+        request.url = "https://refused.invalid/"
+        return response()
+
+    return hook

@@ -1,0 +1,211 @@
+"""Failures of AWS during a request: the client is told the truth, and nothing is left behind.
+
+Each failure point of `POST /enrollments` (reading age groups, publishing, writing) is made to
+fail by throttling and by unavailability. Afterwards every stored enrollment must have its message
+on the queue, so none can stay `PENDING` forever.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.retries.standard
+import pytest
+from botocore.exceptions import ClientError
+from fastapi.testclient import TestClient
+
+from app.aws import get_dynamodb_client, get_sqs_client
+from app.config import get_settings
+from app.main import create_app
+from local.template import Stack
+from processor.handler import handler as process
+from tests.app.faults import answering, throttled_response, timed_out, unavailable
+from tests.conftest import VALID_CPF, queued_messages
+from tests.lambda_context import LambdaContext
+
+ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
+
+# (client provider, service, operation) of each call `POST /enrollments` makes, in order.
+AGE_GROUP_READ = (get_dynamodb_client, "dynamodb", "Scan")
+PUBLISH = (get_sqs_client, "sqs", "SendMessage")
+WRITE = (get_dynamodb_client, "dynamodb", "PutItem")
+FAILURE_POINTS = {"age-group read": AGE_GROUP_READ, "publish": PUBLISH, "write": WRITE}
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries happen as configured, without the wait between them."""
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
+
+
+@pytest.fixture
+def open_group(client: TestClient) -> None:
+    assert client.post("/age-groups", json={"min_age": 0, "max_age": 150}).status_code == 201
+
+
+def fail(point: tuple[Callable[[], Any], str, str], how: str) -> list[str]:
+    """Make every attempt of one AWS call fail; returns the list the attempts are recorded in."""
+    provider, service, operation = point
+    events = provider().meta.events
+    attempts: list[str] = []
+    if how == "throttled":
+        events.register_first(
+            f"before-send.{service}.{operation}",
+            answering(lambda: throttled_response(service), attempts),
+        )
+    else:
+
+        def record_then_fail(request: Any, **_: Any) -> None:
+            attempts.append(request.url)
+            unavailable()
+
+        events.register_first(f"before-send.{service}.{operation}", record_then_fail)
+    return attempts
+
+
+def stored_ids() -> set[str]:
+    items = boto3.client("dynamodb").scan(TableName=get_settings().enrollments_table)["Items"]
+    return {item["enrollment_id"]["S"] for item in items}
+
+
+def queued_ids(stack: Stack) -> list[str]:
+    return [json.loads(m["Body"])["enrollment_id"] for m in queued_messages(stack)]
+
+
+@pytest.mark.usefixtures("open_group")
+@pytest.mark.parametrize("how", ["throttled", "unavailable"])
+@pytest.mark.parametrize("point", FAILURE_POINTS)
+def test_each_failure_point_is_a_503_that_leaves_nothing_pending(
+    client: TestClient, stack: Stack, point: str, how: str
+) -> None:
+    attempts = fail(FAILURE_POINTS[point], how)
+
+    response = client.post("/enrollments", json=ENROLLMENT)
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "unavailable, please retry later" in response.json()["detail"]
+    assert len(attempts) == 3, "three attempts in all (standard retry mode)"
+    # Nothing was stored, so nothing can stay PENDING; a message published before a failed
+    # write names no enrollment, and the processor reports it until it is dead-lettered.
+    assert stored_ids() == set()
+    orphans = queued_ids(stack)
+    assert len(orphans) == (1 if point == "write" else 0)
+
+
+@pytest.mark.usefixtures("open_group")
+def test_a_message_whose_write_failed_is_never_marked_processed(
+    client: TestClient, stack: Stack
+) -> None:
+    fail(WRITE, "throttled")
+    assert client.post("/enrollments", json=ENROLLMENT).status_code == 503
+    [orphan] = queued_messages(stack)
+    record = {
+        "messageId": orphan["MessageId"],
+        "receiptHandle": orphan["ReceiptHandle"],
+        "body": orphan["Body"],
+        "attributes": orphan["Attributes"],
+        "messageAttributes": {},
+        "md5OfBody": orphan["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": stack.attributes[("EnrollmentQueue", "Arn")],
+        "awsRegion": "us-east-1",
+    }
+
+    response = process({"Records": [record]}, LambdaContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": orphan["MessageId"]}]}
+    assert stored_ids() == set()
+
+
+@pytest.mark.usefixtures("open_group")
+def test_a_write_that_took_effect_but_timed_out_is_still_processed(
+    client: TestClient, stack: Stack
+) -> None:
+    # The answer to PutItem is lost after DynamoDB applied it: the client hears 503, yet the
+    # record and its message both exist, so the enrollment is processed, not left PENDING.
+    get_dynamodb_client().meta.events.register("after-call.dynamodb.PutItem", timed_out)
+
+    response = client.post("/enrollments", json=ENROLLMENT)
+
+    assert response.status_code == 503
+    [enrollment_id] = stored_ids()
+    assert queued_ids(stack) == [enrollment_id]
+
+
+@pytest.mark.parametrize("route", ["list", "create", "delete", "get"])
+@pytest.mark.parametrize("how", ["throttled", "unavailable"])
+def test_every_route_answers_503_when_dynamodb_fails(
+    client: TestClient, route: str, how: str
+) -> None:
+    operation, method, path = {
+        "list": ("Scan", "GET", "/age-groups"),
+        "create": ("PutItem", "POST", "/age-groups"),
+        "delete": ("DeleteItem", "DELETE", "/age-groups/00000000-0000-4000-8000-000000000000"),
+        "get": ("GetItem", "GET", "/enrollments/00000000-0000-4000-8000-000000000000"),
+    }[route]
+    fail((get_dynamodb_client, "dynamodb", operation), how)
+
+    response = client.request(method, path, json={"min_age": 1, "max_age": 2})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+
+
+@pytest.fixture
+def lenient_client(stack: Stack) -> Iterator[TestClient]:
+    """A client that returns the app's 500 response instead of re-raising the error."""
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_a_non_retryable_aws_error_is_a_generic_500_logged_with_the_request_id(
+    lenient_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    def reject(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "arn:aws:iam::123:role/x"}},
+            "Scan",
+        )
+
+    get_dynamodb_client().meta.events.register_first("before-call.dynamodb.Scan", reject)
+
+    with caplog.at_level(logging.ERROR):
+        response = lenient_client.get("/age-groups")
+
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == "Internal server error"
+    assert "AccessDenied" not in response.text
+    assert "arn:aws" not in response.text
+    [record] = [r for r in caplog.records if r.getMessage() == "Unhandled error"]
+    assert getattr(record, "request_id", None) == body["request_id"]
+    assert record.exc_info is not None
+
+
+def test_an_unexpected_bug_is_a_generic_json_500(
+    lenient_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.repositories.age_groups import AgeGroupRepository
+
+    def broken(self: AgeGroupRepository) -> None:
+        raise ZeroDivisionError("secret internals")
+
+    monkeypatch.setattr(AgeGroupRepository, "list", broken)
+
+    response = lenient_client.get("/age-groups")
+
+    assert response.status_code == 500
+    assert response.json()["detail"] == "Internal server error"
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_clients_retry_in_standard_mode_with_short_timeouts() -> None:
+    for client in (get_dynamodb_client(), get_sqs_client()):
+        config: Any = client.meta.config
+        assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+        assert config.connect_timeout <= 2
+        assert config.read_timeout <= 5
