@@ -42,3 +42,35 @@ test: lint typecheck pytest ## Everything CI checks
 
 clean: ## Remove the virtual environments and build output
 	rm -rf .uv $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+# --- The AWS stack: Lambda artifacts and template checks (template.yaml) ---------------------------
+# The SAM CLI and checkov pin dependencies that conflict with the project's: each runs from its own
+# uv tool environment, pinned here and cached by uv after the first run.
+SAM_CLI_VERSION := 1.170.0
+CHECKOV_VERSION := 3.2.470
+SAM := $(UV) tool run --from aws-sam-cli==$(SAM_CLI_VERSION) sam
+CHECKOV := $(UV) tool run --from checkov==$(CHECKOV_VERSION) checkov
+# Offline: no telemetry, no download of Prisma Cloud guidelines; the region is only for validation.
+export SAM_CLI_TELEMETRY := 0
+SAM_BUILD_DIR ?= .aws-sam/build
+# Lambda's platform; the build smoke test overrides them to import an artifact on this machine.
+LAMBDA_PLATFORM ?= aarch64-manylinux2014
+LAMBDA_PYTHON ?= 3.13
+BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
+	scripts/build-lambda.sh
+
+.PHONY: build build-ApiFunction build-ProcessorFunction check-template
+
+build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
+	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
+
+# Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
+build-ApiFunction: | $(UV)
+	$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app
+
+build-ProcessorFunction: | $(UV)
+	$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
+
+check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
