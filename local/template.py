@@ -79,17 +79,27 @@ def provision(
     dynamodb: "DynamoDBClient",
     sqs: "SQSClient",
     prefix: str = "",
+    exist_ok: bool = False,
 ) -> Stack:
-    """Create the template's DynamoDB tables and SQS queues (dead-letter queues first)."""
+    """Create the template's DynamoDB tables and SQS queues (dead-letter queues first).
+
+    With `exist_ok`, tables that already exist are used as they are (a shared emulator that a
+    previous run provisioned); queues are always reused when their attributes match.
+    """
     stack = Stack()
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
-        description = dynamodb.create_table(
-            TableName=name,
-            KeySchema=props["KeySchema"],
-            AttributeDefinitions=props["AttributeDefinitions"],
-            BillingMode=props.get("BillingMode", "PROVISIONED"),
-        )["TableDescription"]
+        try:
+            description = dynamodb.create_table(
+                TableName=name,
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode=props.get("BillingMode", "PROVISIONED"),
+            )["TableDescription"]
+        except dynamodb.exceptions.ResourceInUseException:
+            if not exist_ok:
+                raise
+            description = dynamodb.describe_table(TableName=name)["Table"]
         stack.refs[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = description["TableArn"]
 

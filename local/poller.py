@@ -1,0 +1,339 @@
+"""A local SQS event source mapping: what Lambda does between a queue and a function.
+
+It long-polls the queue, invokes the handler with batches in the exact shape Lambda sends, at most
+`maximum_concurrency` invocations at a time, and deletes only the records that succeeded: those not
+named in the handler's `batchItemFailures`, and none when the handler raises or overruns its
+timeout. Records it does not delete reappear after the visibility timeout and, after the queue's
+`maxReceiveCount`, move to its dead-letter queue, as on AWS.
+
+`python -m local.poller --queue-url URL` runs it for the template's processor function.
+"""
+
+import argparse
+import base64
+import importlib
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from local.config import get_local_settings
+from local.process import configure_logging, exit_with_parent
+from local.template import load_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueOutputTypeDef, MessageTypeDef
+
+# Named, not __name__: run as `python -m local.poller`, this module is `__main__`.
+logger = logging.getLogger("local.poller")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+# Lambda's defaults for an SQS event source and a function, where the template says nothing.
+DEFAULT_BATCH_SIZE = 10
+DEFAULT_TIMEOUT_SECONDS = 3
+DEFAULT_MEMORY_MB = 128
+# Lambda has no limit of its own; locally, a handful of invocations at a time is plenty.
+DEFAULT_MAXIMUM_CONCURRENCY = 5
+# The attributes Lambda copies into a record, for a standard queue.
+RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+)
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the template says about a function with an SQS trigger."""
+
+    name: str
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    queue_id: str
+    batch_size: int
+    maximum_concurrency: int
+
+
+def sqs_function_config(template: dict[str, Any], function_id: str) -> FunctionConfig:
+    """The function's handler, limits and SQS event source, with the template's globals."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    props = {**defaults, **template["Resources"][function_id]["Properties"]}
+    sources = [e["Properties"] for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+    if len(sources) != 1:
+        raise ValueError(f"{function_id} has {len(sources)} SQS event sources, not one")
+    source = sources[0]
+    queue = source["Queue"]
+    queue_id = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else queue
+    return FunctionConfig(
+        name=function_id,
+        handler=props["Handler"],
+        timeout_seconds=float(props.get("Timeout", DEFAULT_TIMEOUT_SECONDS)),
+        memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
+        queue_id=queue_id,
+        batch_size=int(source.get("BatchSize", DEFAULT_BATCH_SIZE)),
+        maximum_concurrency=int(
+            source.get("ScalingConfig", {}).get("MaximumConcurrency", DEFAULT_MAXIMUM_CONCURRENCY)
+        ),
+    )
+
+
+def import_handler(path: str) -> Handler:
+    """The function a template's `Handler` (`package.module.function`) names."""
+    module, _, name = path.rpartition(".")
+    handler: Handler = getattr(importlib.import_module(module), name)
+    return handler
+
+
+class LambdaContext:
+    """The context object Lambda passes to a handler, for one invocation."""
+
+    def __init__(self, function: FunctionConfig, region: str, account: str) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function.name}"
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
+        self.identity: Any = None
+        self.client_context: Any = None
+        self._deadline = time.monotonic() + function.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def message_attribute(value: "MessageAttributeValueOutputTypeDef") -> dict[str, Any]:
+    """A message attribute as Lambda writes it: camel case, empty lists, no absent value."""
+    attribute: dict[str, Any] = {
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": list(value.get("BinaryListValues", [])),
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+    return attribute
+
+
+def sqs_record(message: "MessageTypeDef", queue_arn: str, region: str) -> dict[str, Any]:
+    """A received SQS message as Lambda puts it in an event's `Records`."""
+    attributes = message.get("Attributes", {})
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {k: attributes[k] for k in RECORD_ATTRIBUTES if k in attributes},
+        "messageAttributes": {
+            name: message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def failed_message_ids(response: Any, batch: set[str]) -> set[str]:
+    """The records a handler's response reports as failed; all of them if it is malformed.
+
+    As Lambda does: no response (or no `batchItemFailures`) means all succeeded, and an item
+    that is empty or names no record of the batch fails the whole batch.
+    """
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return batch
+    items = response.get("batchItemFailures") or []
+    failed = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in items}
+    if not failed <= batch:
+        logger.error("Invalid batchItemFailures %r: the whole batch failed", items)
+        return batch
+    return {message_id for message_id in failed if message_id is not None}
+
+
+class EventSourceMapping:
+    """Feeds a queue's messages to a handler, as Lambda's SQS event source mapping does."""
+
+    def __init__(
+        self,
+        sqs: "SQSClient",
+        queue_url: str,
+        handler: Handler,
+        function: FunctionConfig,
+        *,
+        region: str,
+        wait_time_seconds: int = 2,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._handler = handler
+        self._function = function
+        self._region = region
+        # Long polls are kept short so that a stop takes effect within a couple of seconds.
+        self._wait_time_seconds = wait_time_seconds
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self._queue_arn = attributes["Attributes"]["QueueArn"]
+        self._account = self._queue_arn.split(":")[4]
+        # A slot per concurrent invocation: a batch is received only when one is free, so no
+        # message waits in flight (its visibility timeout running) for a busy handler.
+        self._slots = threading.BoundedSemaphore(function.maximum_concurrency)
+        self._stopping = threading.Event()
+        self._invocations: list[threading.Thread] = []
+
+    def invoke(self, messages: Sequence["MessageTypeDef"]) -> set[str]:
+        """Invoke the handler with a batch; delete the records that succeeded, return their ids."""
+        event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
+        batch = {m["MessageId"] for m in messages}
+        context = LambdaContext(self._function, self._region, self._account)
+        started = time.monotonic()
+        try:
+            response = self._handler(event, context)
+        except Exception:
+            logger.exception("Invocation %s raised: no record deleted", context.aws_request_id)
+            return set()
+        elapsed = time.monotonic() - started
+        if elapsed > self._function.timeout_seconds:
+            logger.error(
+                "Invocation %s took %.1f s, over the %.0f s timeout: no record deleted",
+                context.aws_request_id,
+                elapsed,
+                self._function.timeout_seconds,
+            )
+            return set()
+        failed = failed_message_ids(response, batch)
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        self._delete(succeeded)
+        redelivered = sum(
+            int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) > 1 for m in messages
+        )
+        logger.info(
+            "Invocation %s: %d records (%d redelivered), %d failed, %.2f s",
+            context.aws_request_id,
+            len(messages),
+            redelivered,
+            len(failed),
+            elapsed,
+        )
+        return {m["MessageId"] for m in succeeded}
+
+    def _delete(self, messages: Sequence["MessageTypeDef"]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            result = self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+            for failure in result.get("Failed", []):
+                logger.error("Could not delete a processed record: %s", failure.get("Message"))
+
+    def poll(self) -> int:
+        """Wait for a free slot, receive one batch, and invoke the handler with it in a thread.
+
+        Returns the number of messages received.
+        """
+        while not self._slots.acquire(timeout=0.5):
+            if self._stopping.is_set():
+                return 0
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._function.batch_size,
+                WaitTimeSeconds=self._wait_time_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        except Exception:
+            self._slots.release()
+            raise
+        if not messages:
+            self._slots.release()
+            return 0
+        invocation = threading.Thread(target=self._invoke_in_slot, args=(messages,))
+        self._invocations = [t for t in self._invocations if t.is_alive()]
+        self._invocations.append(invocation)
+        invocation.start()
+        return len(messages)
+
+    def _invoke_in_slot(self, messages: Sequence["MessageTypeDef"]) -> None:
+        try:
+            self.invoke(messages)
+        finally:
+            self._slots.release()
+
+    def run(self) -> None:
+        """Poll until `stop()`, then wait for the invocations in progress."""
+        logger.info(
+            "Polling %s for %s: batches of %d, %d at a time",
+            self._queue_arn,
+            self._function.handler,
+            self._function.batch_size,
+            self._function.maximum_concurrency,
+        )
+        while not self._stopping.is_set():
+            try:
+                self.poll()
+            except Exception:
+                logger.exception("Receiving from the queue failed; retrying")
+                self._stopping.wait(1)
+        self.wait()
+        logger.info("Stopped")
+
+    def wait(self) -> None:
+        """Return once the invocations in progress are done."""
+        for invocation in self._invocations:
+            invocation.join()
+
+    def stop(self) -> None:
+        """Ask `run()` to return once the invocations in progress are done."""
+        self._stopping.set()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the event source mapping of a template function until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--function", default="ProcessorFunction", help="template logical id")
+    args = parser.parse_args(argv)
+    configure_logging("poller")
+    exit_with_parent()
+    function = sqs_function_config(load_template(), args.function)
+    region = get_local_settings().region
+    mapping = EventSourceMapping(
+        boto3.client("sqs", region_name=region),
+        args.queue_url,
+        import_handler(function.handler),
+        function,
+        region=region,
+    )
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        mapping.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    mapping.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The whole service on one machine: an AWS emulator, the API, and the queue poller.
+
+Each runs in a child process of the supervisor, which starts them in order (emulator, tables and
+queues from `template.yaml`, API, poller) and stops them in reverse. The poller can be stopped
+and started on its own, as Lambda's event source mapping can be disabled and enabled.
+"""
+
+import logging
+import subprocess
+from typing import IO, Any
+
+import boto3
+
+from local.config import CREDENTIAL_VARIABLES, LocalSettings, inherited_environment
+from local.emulator import Emulator, wait_until_serving
+from local.poller import sqs_function_config
+from local.process import spawn, stop
+from local.template import Stack, load_template, provision
+
+logger = logging.getLogger(__name__)
+
+API_FUNCTION = "ApiFunction"
+PROCESSOR_FUNCTION = "ProcessorFunction"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# The poller finishes the invocations in progress before it exits: up to a processing delay.
+STOP_TIMEOUT_SECONDS = 30
+
+
+class LocalService:
+    """The emulator, the API and the poller, as child processes of this one."""
+
+    def __init__(self, settings: LocalSettings, output: IO[str] | None = None) -> None:
+        self.settings = settings
+        self.template: dict[str, Any] = load_template()
+        self.emulator = (
+            Emulator(settings.aws_endpoint_url, settings.local_emulator_port)
+            if settings.local_stack
+            else None
+        )
+        self.stack: Stack | None = None
+        self._output = output
+        self._api: subprocess.Popen[str] | None = None
+        self._poller: subprocess.Popen[str] | None = None
+
+    @property
+    def api_url(self) -> str:
+        """Where the API answers, from this machine."""
+        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "") else self.settings.host  # noqa: S104
+        return f"http://{host}:{self.settings.port}"
+
+    def aws_environment(self) -> dict[str, str]:
+        """This process's environment, with the endpoint, credentials and region for the stack."""
+        env = inherited_environment()
+        if self.emulator is None:
+            return env
+        if not self.emulator.external:
+            # The embedded emulator takes any credentials: never resolve a real profile for it.
+            for name in (*CREDENTIAL_VARIABLES, "AWS_SECRET_ACCESS_KEY"):
+                env.pop(name, None)
+        if "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env:
+            env.update(FAKE_CREDENTIALS)
+        env["AWS_ENDPOINT_URL"] = self.emulator.endpoint_url
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = self.settings.region
+        return env
+
+    def function_environment(self, function_id: str) -> dict[str, str]:
+        """The environment of a function's process: the template's variables, resolved."""
+        env = self.aws_environment()
+        if self.stack is None:
+            # Against real AWS: the environment names the resources already.
+            return env
+        env.update(self.stack.environment(self.template, function_id))
+        # What the local run changes from the template, where the template sets it.
+        env["DOCS_ENABLED"] = str(self.settings.docs_enabled).lower()
+        if self.settings.processing_delay_seconds is not None:
+            env["PROCESSING_DELAY_SECONDS"] = str(self.settings.processing_delay_seconds)
+        return env
+
+    def provision(self) -> Stack:
+        """Create the template's tables and queues on the emulator (reusing existing ones)."""
+        env = self.aws_environment()
+        session = boto3.session.Session(
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+            region_name=self.settings.region,
+        )
+        endpoint = env["AWS_ENDPOINT_URL"]
+        sqs = session.client("sqs", endpoint_url=endpoint)
+        stack = provision(
+            self.template,
+            session.client("dynamodb", endpoint_url=endpoint),
+            sqs,
+            exist_ok=True,
+        )
+        if self.settings.local_visibility_timeout is not None:
+            queue_id = sqs_function_config(self.template, PROCESSOR_FUNCTION).queue_id
+            sqs.set_queue_attributes(
+                QueueUrl=stack.refs[queue_id],
+                Attributes={"VisibilityTimeout": str(self.settings.local_visibility_timeout)},
+            )
+        return stack
+
+    def start(self) -> None:
+        """Start the emulator, create the stack on it, then the API and the poller."""
+        if self.emulator is not None:
+            self.emulator.start(self.aws_environment(), self._output)
+            self.stack = self.provision()
+            logger.info(
+                "Tables and queues of template.yaml created at %s", self.emulator.endpoint_url
+            )
+        env = self.function_environment(API_FUNCTION)
+        if self.emulator is not None:
+            env["API_KEY"] = self.settings.api_key
+        args = ["--host", self.settings.host, "--port", str(self.settings.port)]
+        self._api = spawn("local.api", args, env, self._output)
+        if self.stack is not None:
+            self.start_poller()
+        wait_until_serving(f"{self.api_url}/docs", timeout=60, process=self._api)
+
+    @property
+    def queue_url(self) -> str:
+        """The enrollment queue's URL on the emulator."""
+        if self.stack is None:
+            raise RuntimeError("No local stack: LOCAL_STACK is false")
+        return self.stack.refs[sqs_function_config(self.template, PROCESSOR_FUNCTION).queue_id]
+
+    def start_poller(self) -> None:
+        """Start the event source mapping of the processor (if it is not running)."""
+        if self._poller is not None and self._poller.poll() is None:
+            return
+        env = self.function_environment(PROCESSOR_FUNCTION)
+        args = ["--queue-url", self.queue_url, "--function", PROCESSOR_FUNCTION]
+        self._poller = spawn("local.poller", args, env, self._output)
+
+    def stop_poller(self) -> None:
+        """Stop the poller once its invocations in progress are done."""
+        if self._poller is not None:
+            stop(self._poller, STOP_TIMEOUT_SECONDS)
+            self._poller = None
+
+    def exited(self) -> list[str]:
+        """The children that exited on their own, with their exit codes."""
+        children = {"api": self._api, "poller": self._poller}
+        if self.emulator is not None:
+            children["emulator"] = self.emulator.process
+        return [
+            f"{name} (exit code {child.returncode})"
+            for name, child in children.items()
+            if child is not None and child.poll() is not None
+        ]
+
+    def stop(self) -> None:
+        """Stop the poller, the API, then the emulator; each is reaped before the next."""
+        self.stop_poller()
+        if self._api is not None:
+            stop(self._api, STOP_TIMEOUT_SECONDS)
+            self._api = None
+        if self.emulator is not None:
+            self.emulator.stop()
