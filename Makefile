@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.installed ## Create .venv with the project and its dev tools (from uv.lock)
 
 run: install ## Start the whole service locally (API, AWS emulator, queue poller)
-	@echo "make run is coming: see README"; exit 1
+	$(BIN)/python -m local
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

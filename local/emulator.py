@@ -14,8 +14,6 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import IO
 
-from moto import server
-
 from local.process import configure_logging, exit_with_parent, spawn, stop
 
 # Named, not __name__: run as `python -m local.emulator`, this module is `__main__`.
@@ -81,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto in server mode, for the local stack")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
+    # Imported here: moto takes a second to import, and the supervisor never needs it.
+    from moto import server
+
     configure_logging("emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     exit_with_parent()

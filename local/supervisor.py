@@ -6,6 +6,7 @@ and started on its own, as Lambda's event source mapping can be disabled and ena
 """
 
 import logging
+import signal
 import subprocess
 from typing import IO, Any
 
@@ -150,10 +151,13 @@ class LocalService:
         ]
 
     def stop(self) -> None:
-        """Stop the poller, the API, then the emulator; each is reaped before the next."""
-        self.stop_poller()
-        if self._api is not None:
-            stop(self._api, STOP_TIMEOUT_SECONDS)
-            self._api = None
+        """Stop the poller and the API, then the emulator they use; all are reaped."""
+        children = [child for child in (self._poller, self._api) if child is not None]
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            stop(child, STOP_TIMEOUT_SECONDS)
+        self._poller = self._api = None
         if self.emulator is not None:
             self.emulator.stop()

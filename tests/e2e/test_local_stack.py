@@ -1,0 +1,275 @@
+"""The service as `make run` starts it (`python -m local`), over real HTTP on 127.0.0.1."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+import httpx
+import pytest
+
+from local.config import DEFAULT_API_KEY
+from local.template import load_template
+from tests.conftest import VALID_CPF
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSING_DELAY = 0.2
+VISIBILITY_TIMEOUT = 1
+# Receiving (a long poll returns at once), the delay, and the writes, on a busy CI machine.
+PROCESSED_WITHIN = PROCESSING_DELAY + 10
+STARTUP_TIMEOUT = 60
+STOP_TIMEOUT = 30
+MAX_RECEIVE_COUNT: int = load_template()["Resources"]["EnrollmentQueue"]["Properties"][
+    "RedrivePolicy"
+]["maxReceiveCount"]
+# Each receive of a failing message waits out the visibility timeout, then moto's next long poll.
+DEAD_LETTERED_WITHIN = MAX_RECEIVE_COUNT * (VISIBILITY_TIMEOUT + 1) + PROCESSED_WITHIN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port (as servers do, despite TIME_WAIT sockets)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is `pid`, from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def eventually(check: Callable[[], bool], within: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+@dataclass
+class RunningStack:
+    process: "subprocess.Popen[bytes]"
+    api_url: str
+    api_port: int
+    emulator_port: int
+    log: Path
+
+    def client(self, api_key: str | None = DEFAULT_API_KEY) -> httpx.Client:
+        headers = {"x-api-key": api_key} if api_key is not None else {}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=10)
+
+    def sqs(self) -> Any:
+        return boto3.client(
+            "sqs", endpoint_url=f"http://127.0.0.1:{self.emulator_port}", region_name="us-east-1"
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_stack(log_dir: Path) -> RunningStack:
+    """Start `python -m local` on free ports, and wait until the API answers with the key."""
+    api_port, emulator_port = free_port(), free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name not in ("API_KEY", "HOST")
+    }
+    env |= {
+        "PORT": str(api_port),
+        "LOCAL_EMULATOR_PORT": str(emulator_port),
+        "PROCESSING_DELAY_SECONDS": str(PROCESSING_DELAY),
+        "LOCAL_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    }
+    log = log_dir / f"local-{api_port}.log"
+    stream: IO[bytes] = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local"],
+        cwd=ROOT,
+        env=env,
+        stdout=stream,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    stream.close()
+    stack = RunningStack(process, f"http://127.0.0.1:{api_port}", api_port, emulator_port, log)
+
+    def answers() -> bool:
+        assert process.poll() is None, stack.output()
+        try:
+            with stack.client() as client:
+                return client.get("/age-groups").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    if not eventually(answers, STARTUP_TIMEOUT):
+        stop_stack(stack)
+        pytest.fail(f"The local stack did not answer:\n{stack.output()}")
+    return stack
+
+
+def stop_stack(stack: RunningStack) -> None:
+    """SIGTERM, and SIGKILL to the whole group if that was not enough (never leave a process)."""
+    if stack.process.poll() is None:
+        stack.process.send_signal(signal.SIGTERM)
+        try:
+            stack.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.process.pid, signal.SIGKILL)
+            stack.process.wait()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    stack = start_stack(tmp_path_factory.mktemp("local"))
+    yield stack
+    stop_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def api(running: RunningStack) -> Iterator[httpx.Client]:
+    with running.client() as client:
+        response = client.post("/age-groups", json={"min_age": 18, "max_age": 30})
+        assert response.status_code == 201, response.text
+        yield client
+
+
+def enroll(api: httpx.Client, age: int = 22) -> httpx.Response:
+    return api.post("/enrollments", json={"name": "Maria da Silva", "age": age, "cpf": VALID_CPF})
+
+
+def status_of(api: httpx.Client, enrollment_id: str) -> str:
+    response = api.get(f"/enrollments/{enrollment_id}")
+    assert response.status_code == 200, response.text
+    status: str = response.json()["status"]
+    return status
+
+
+@pytest.mark.parametrize("api_key", [None, "wrong-key"])
+def test_requests_without_the_key_are_forbidden(running: RunningStack, api_key: str | None) -> None:
+    with running.client(api_key) as client:
+        response = client.get("/age-groups")
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Forbidden"}
+
+
+def test_docs_are_served(running: RunningStack) -> None:
+    with running.client(None) as client:
+        assert client.get("/docs").status_code == 200
+        assert client.get("/openapi.json").json()["info"]["title"] == "Enrollment service"
+
+
+def test_age_groups_are_created_and_listed(api: httpx.Client) -> None:
+    created = api.post("/age-groups", json={"min_age": 60, "max_age": 70})
+
+    assert created.status_code == 201
+    assert created.json() in api.get("/age-groups").json()
+
+
+def test_an_enrollment_is_pending_then_processed(api: httpx.Client) -> None:
+    response = enroll(api)
+
+    assert response.status_code == 202, response.text
+    enrollment_id = response.json()["enrollment_id"]
+    assert status_of(api, enrollment_id) == "PENDING"
+    assert eventually(lambda: status_of(api, enrollment_id) == "PROCESSED", PROCESSED_WITHIN)
+
+
+def test_an_age_outside_every_group_is_refused(api: httpx.Client) -> None:
+    response = enroll(api, age=150)
+
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_a_poison_message_is_dead_lettered_and_blocks_nothing(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    sqs = running.sqs()
+    queue_url = sqs.get_queue_url(QueueName="EnrollmentQueue")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName="EnrollmentDeadLetterQueue")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="not json")
+
+    ids = [enroll(api).json()["enrollment_id"] for _ in range(3)]
+
+    assert eventually(
+        lambda: all(status_of(api, i) == "PROCESSED" for i in ids), PROCESSED_WITHIN
+    ), running.output()
+    dead: list[dict[str, Any]] = []
+
+    def dead_lettered() -> bool:
+        dead.extend(
+            sqs.receive_message(
+                QueueUrl=dlq_url, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+            ).get("Messages", [])
+        )
+        return bool(dead)
+
+    assert eventually(dead_lettered, DEAD_LETTERED_WITHIN, interval=0.5), running.output()
+    (message,) = dead
+    assert message["Body"] == "not json"
+    assert int(message["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE_COUNT
+
+
+def test_sigterm_stops_every_process_and_frees_the_ports(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path)
+    children = children_of(stack.process.pid)
+    assert len(children) == 3, stack.output()  # emulator, API, poller
+
+    stack.process.send_signal(signal.SIGTERM)
+
+    assert stack.process.wait(STOP_TIMEOUT) == 0, stack.output()
+    assert [pid for pid in children if is_running(pid)] == []
+    assert port_is_free(stack.api_port)
+    assert port_is_free(stack.emulator_port)
+    assert "Stopped" in stack.output()
+
+
+def test_the_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path)
+    children = children_of(stack.process.pid)
+    assert len(children) == 3, stack.output()
+
+    stack.process.kill()
+    stack.process.wait()
+
+    assert eventually(lambda: not any(map(is_running, children)), STOP_TIMEOUT), stack.output()
+    assert eventually(lambda: port_is_free(stack.api_port), STOP_TIMEOUT)
