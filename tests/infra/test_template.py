@@ -1,0 +1,276 @@
+"""The CloudFormation that template.yaml becomes: keys, limits, retries, alarms, least privilege."""
+
+from typing import Any
+
+import pytest
+
+from local.template import resources_of_type
+
+SECONDS_PER_DAY = 86_400
+API_KEY_SCHEME = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+# What SAM attaches for an SQS event source: receive, delete and read the queue's attributes.
+SQS_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+
+
+def get_att(logical_id: str, attribute: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def one(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The only resource of a mapping of logical id to properties."""
+    assert len(resources) == 1, sorted(resources)
+    ((logical_id, props),) = resources.items()
+    return logical_id, props
+
+
+def props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = cfn["Resources"][logical_id]["Properties"]
+    return properties
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+# --- The REST API: every method requires the key, the key is limited by a usage plan ---
+
+
+def test_every_method_of_the_api_requires_the_api_key(cfn: dict[str, Any]) -> None:
+    body = props(cfn, "Api")["Body"]
+    assert body["components"]["securitySchemes"] == {"api_key": API_KEY_SCHEME}
+    operations = {
+        (path, method): operation
+        for path, methods in body["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert set(operations) == {
+        ("/", "x-amazon-apigateway-any-method"),
+        ("/{proxy+}", "x-amazon-apigateway-any-method"),
+    }
+    for key, operation in operations.items():
+        assert operation["security"] == [{"api_key": []}], key
+
+
+def test_the_api_integrations_invoke_the_snapstart_alias(cfn: dict[str, Any]) -> None:
+    alias_id, alias = one(resources_of_type(cfn, "AWS::Lambda::Alias"))
+    paths = props(cfn, "Api")["Body"]["paths"]
+    for methods in paths.values():
+        for operation in methods.values():
+            integration = operation["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy"
+            assert f"${{{alias_id}}}/invocations" in integration["uri"]["Fn::Sub"]
+    permissions = resources_of_type(cfn, "AWS::Lambda::Permission")
+    assert permissions
+    for permission in permissions.values():
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["FunctionName"] == ref(alias_id)
+    assert alias["FunctionName"] == ref("ApiFunction")
+
+
+def test_the_api_has_one_stage_and_not_sams_default_stage(cfn: dict[str, Any]) -> None:
+    _, stage = one(resources_of_type(cfn, "AWS::ApiGateway::Stage"))
+    assert stage["StageName"] == ref("StageName")
+    assert stage["RestApiId"] == ref("Api")
+    assert cfn["Parameters"]["StageName"]["Default"] != "Stage"
+
+
+def test_the_usage_plan_limits_the_stage_and_holds_the_key(cfn: dict[str, Any]) -> None:
+    plan_id, plan = one(resources_of_type(cfn, "AWS::ApiGateway::UsagePlan"))
+    stage_id, _ = one(resources_of_type(cfn, "AWS::ApiGateway::Stage"))
+    assert plan["ApiStages"] == [{"ApiId": ref("Api"), "Stage": ref(stage_id)}]
+    assert plan["Throttle"]["RateLimit"] > 0
+    assert plan["Throttle"]["BurstLimit"] >= plan["Throttle"]["RateLimit"]
+    assert plan["Quota"]["Limit"] > 0
+    assert plan["Quota"]["Period"] in {"DAY", "WEEK", "MONTH"}
+
+    key_id, key = one(resources_of_type(cfn, "AWS::ApiGateway::ApiKey"))
+    assert key["Enabled"] is True
+    _, plan_key = one(resources_of_type(cfn, "AWS::ApiGateway::UsagePlanKey"))
+    assert plan_key == {"KeyId": ref(key_id), "KeyType": "API_KEY", "UsagePlanId": ref(plan_id)}
+    assert cfn["Outputs"]["ApiKeyId"]["Value"] == ref(key_id)
+
+
+def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> None:
+    url = cfn["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+    assert url.startswith("https://${Api}.execute-api.${AWS::Region}.")
+    assert url.endswith("/${StageName}")
+
+
+# --- The functions ---
+
+
+@pytest.mark.parametrize(
+    ("function_id", "handler", "variables"),
+    [
+        (
+            "ApiFunction",
+            "app.main.handler",
+            {"AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "DOCS_ENABLED"},
+        ),
+        (
+            "ProcessorFunction",
+            "processor.handler.handler",
+            {"ENROLLMENTS_TABLE", "PROCESSING_DELAY_SECONDS"},
+        ),
+    ],
+)
+def test_functions_run_python_3_13_on_arm64_traced_with_json_logs(
+    cfn: dict[str, Any], function_id: str, handler: str, variables: set[str]
+) -> None:
+    function = props(cfn, function_id)
+    assert function["Handler"] == handler
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert set(function["Environment"]["Variables"]) == variables
+    assert function["Role"] == get_att(f"{function_id}Role", "Arn")
+
+
+def test_the_api_serves_no_docs(cfn: dict[str, Any]) -> None:
+    assert props(cfn, "ApiFunction")["Environment"]["Variables"]["DOCS_ENABLED"] == "false"
+
+
+def test_the_api_function_restores_from_a_snapstart_snapshot(cfn: dict[str, Any]) -> None:
+    assert props(cfn, "ApiFunction")["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    version_id, version = one(resources_of_type(cfn, "AWS::Lambda::Version"))
+    assert version["FunctionName"] == ref("ApiFunction")
+    _, alias = one(resources_of_type(cfn, "AWS::Lambda::Alias"))
+    assert alias["FunctionVersion"] == get_att(version_id, "Version")
+
+
+def test_the_processor_consumes_the_queue_with_partial_batch_responses(
+    cfn: dict[str, Any],
+) -> None:
+    _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
+    assert mapping["EventSourceArn"] == get_att("EnrollmentQueue", "Arn")
+    assert mapping["FunctionName"] == ref("ProcessorFunction")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= mapping["BatchSize"] <= 10
+    # Lambda's minimum: fewer than 2 concurrent invocations is not a valid maximum.
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_the_processor_timeout_leaves_room_beyond_one_batch(cfn: dict[str, Any]) -> None:
+    processor = props(cfn, "ProcessorFunction")
+    # The records of a batch run concurrently: a batch takes about one processing delay.
+    batch_seconds = int(processor["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"])
+    assert processor["Timeout"] >= 3 * batch_seconds
+
+
+# --- The queue, its dead-letter queue and the alarm ---
+
+
+def test_the_queue_hides_a_message_for_six_processor_timeouts(cfn: dict[str, Any]) -> None:
+    queue = props(cfn, "EnrollmentQueue")
+    assert queue["VisibilityTimeout"] >= 6 * props(cfn, "ProcessorFunction")["Timeout"]
+
+
+def test_the_queue_dead_letters_a_message_after_five_receives(cfn: dict[str, Any]) -> None:
+    assert props(cfn, "EnrollmentQueue")["RedrivePolicy"] == {
+        "deadLetterTargetArn": get_att("EnrollmentDeadLetterQueue", "Arn"),
+        "maxReceiveCount": 5,
+    }
+
+
+def test_the_dead_letter_queue_keeps_messages_for_14_days(cfn: dict[str, Any]) -> None:
+    dead_letters = props(cfn, "EnrollmentDeadLetterQueue")
+    assert dead_letters["MessageRetentionPeriod"] == 14 * SECONDS_PER_DAY
+    assert "RedrivePolicy" not in dead_letters
+
+
+def test_both_queues_are_encrypted_at_rest(cfn: dict[str, Any]) -> None:
+    queues = resources_of_type(cfn, "AWS::SQS::Queue")
+    assert set(queues) == {"EnrollmentQueue", "EnrollmentDeadLetterQueue"}
+    for queue in queues.values():
+        assert queue["SqsManagedSseEnabled"] is True
+
+
+def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, Any]) -> None:
+    _, alarm = one(resources_of_type(cfn, "AWS::CloudWatch::Alarm"))
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": get_att("EnrollmentDeadLetterQueue", "QueueName")}
+    ]
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+# --- The tables ---
+
+
+def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -> None:
+    tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
+    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable"}
+    for table in tables.values():
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+# --- Least privilege ---
+
+
+def inline_grants(cfn: dict[str, Any], role_id: str) -> set[tuple[str, str]]:
+    """Every (action, resource) that a role's inline policies allow; resources as their JSON."""
+    grants: set[tuple[str, str]] = set()
+    for policy in props(cfn, role_id).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
+            resources = statement["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                for action in as_list(statement["Action"]):
+                    grants.add((action, repr(resource)))
+    return grants
+
+
+def arn_of(logical_id: str) -> str:
+    return repr(get_att(logical_id, "Arn"))
+
+
+def test_the_api_role_grants_exactly_what_the_api_calls(cfn: dict[str, Any]) -> None:
+    assert inline_grants(cfn, "ApiFunctionRole") == {
+        ("dynamodb:PutItem", arn_of("AgeGroupsTable")),
+        ("dynamodb:Scan", arn_of("AgeGroupsTable")),
+        ("dynamodb:DeleteItem", arn_of("AgeGroupsTable")),
+        ("dynamodb:PutItem", arn_of("EnrollmentsTable")),
+        ("dynamodb:GetItem", arn_of("EnrollmentsTable")),
+        ("sqs:SendMessage", arn_of("EnrollmentQueue")),
+    }
+    assert props(cfn, "ApiFunctionRole")["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE]
+
+
+def test_the_processor_role_grants_exactly_what_the_processor_calls(cfn: dict[str, Any]) -> None:
+    assert inline_grants(cfn, "ProcessorFunctionRole") == {
+        ("dynamodb:GetItem", arn_of("EnrollmentsTable")),
+        ("dynamodb:UpdateItem", arn_of("EnrollmentsTable")),
+    }
+    assert props(cfn, "ProcessorFunctionRole")["ManagedPolicyArns"] == [
+        BASIC_EXECUTION,
+        XRAY_WRITE,
+        SQS_POLLER,
+    ]
+
+
+def test_no_inline_policy_uses_a_wildcard(cfn: dict[str, Any]) -> None:
+    roles = resources_of_type(cfn, "AWS::IAM::Role")
+    assert set(roles) == {"ApiFunctionRole", "ProcessorFunctionRole"}
+    for role_id in roles:
+        for action, resource in inline_grants(cfn, role_id):
+            assert "*" not in action, (role_id, action)
+            assert "*" not in resource, (role_id, resource)
+
+
+def test_only_lambda_can_assume_the_roles(cfn: dict[str, Any]) -> None:
+    for role in resources_of_type(cfn, "AWS::IAM::Role").values():
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": ["lambda.amazonaws.com"]}
+        assert statement["Action"] == ["sts:AssumeRole"]
