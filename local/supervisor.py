@@ -103,6 +103,11 @@ class LocalService:
 
     def start(self) -> None:
         """Start the emulator, create the stack on it, then the API and the poller."""
+        if self.emulator is None and not self.aws_environment().get("ENROLLMENT_QUEUE_URL"):
+            raise RuntimeError(
+                "LOCAL_STACK=false serves the API on existing AWS resources: set "
+                "AGE_GROUPS_TABLE, ENROLLMENTS_TABLE and ENROLLMENT_QUEUE_URL"
+            )
         if self.emulator is not None:
             self.emulator.start(self.aws_environment(), self._output)
             self.stack = self.provision()
