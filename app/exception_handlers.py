@@ -1,10 +1,14 @@
 """The one place that maps domain errors to HTTP responses."""
 
 import logging
+import re
 import uuid
+from functools import cache
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.errors import (
     AgeNotAllowedError,
@@ -17,6 +21,47 @@ from app.security import ForbiddenError
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
+
+
+class ErrorDetail(BaseModel):
+    """What was wrong, in words."""
+
+    detail: str
+
+
+class InternalError(ErrorDetail):
+    """A generic error; the request id finds its log lines."""
+
+    request_id: str
+
+
+class Forbidden(BaseModel):
+    """API Gateway's answer to a missing or wrong API key."""
+
+    message: str
+
+
+# Answers any route can give, documented once for the whole app.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {
+        "model": ErrorDetail,
+        "description": "Malformed request: a body that is not text, or a bad Content-Length",
+    },
+    status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": ErrorDetail,
+        "description": "Request body over 16 KiB",
+    },
+    status.HTTP_500_INTERNAL_SERVER_ERROR: {
+        "model": InternalError,
+        "description": "Unexpected error",
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorDetail,
+        "description": "A dependency is throttling or unavailable; retry after `Retry-After`",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
+    },
+}
 
 
 def request_id(request: Request) -> str:
@@ -57,8 +102,30 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+@cache
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each documented path as a pattern, with the methods it has."""
+    table = []
+    for path, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path))
+        table.append((re.compile(pattern), frozenset(method.upper() for method in operations)))
+    return table
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    # The router names only the first route that matched the path; list every method it has.
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    allowed = set().union(*(m for p, m in _path_methods(request.app) if p.fullmatch(path)))
+    return JSONResponse(
+        {"detail": "Method Not Allowed"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": ", ".join(sorted(allowed))},
+    )
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(AgeNotAllowedError, _age_not_allowed)

@@ -4,7 +4,7 @@ from fastapi import Depends, FastAPI
 from mangum import Mangum
 
 from app.config import get_settings
-from app.exception_handlers import register_exception_handlers
+from app.exception_handlers import COMMON_RESPONSES, register_exception_handlers
 from app.middleware import BodySizeLimitMiddleware, StageRootPathMiddleware
 from app.routers import age_groups, enrollments
 from app.security import require_api_key
@@ -21,6 +21,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         dependencies=[Depends(require_api_key)],
+        responses=COMMON_RESPONSES,
     )
     app.include_router(age_groups.router)
     app.include_router(enrollments.router)

@@ -12,7 +12,9 @@ from app.models.common import REQUEST_CONFIG, Age
 class AgeGroupCreate(BaseModel):
     """The body of `POST /age-groups`: an inclusive age range."""
 
-    model_config = REQUEST_CONFIG
+    model_config = REQUEST_CONFIG | {
+        "json_schema_extra": {"examples": [{"min_age": 18, "max_age": 30}]}
+    }
 
     min_age: Age
     max_age: Age

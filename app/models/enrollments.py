@@ -1,24 +1,44 @@
 """Models of the enrollment resource."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.models.common import REQUEST_CONFIG, Age
 from app.models.cpf import CPF_PATTERN, normalize_cpf
 
+# Not blank: some character is not whitespace. The length counts the name as sent; it is
+# stored trimmed (`str.strip` removes exactly what `\s` matches).
+NAME_PATTERN = r"\S"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+def clean_name(value: str) -> str:
+    """The name trimmed, or `ValueError` if it is blank."""
+    if not _NAME_RE.search(value):
+        raise ValueError("name must not be blank")
+    return value.strip()
+
+
+# The patterns are documented in the schema; the validators enforce them with clearer messages.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    Field(examples=["Maria da Silva"]),
+    Field(
+        min_length=1,
+        max_length=120,
+        json_schema_extra={"pattern": NAME_PATTERN},
+    ),
+    AfterValidator(clean_name),
 ]
 Cpf = Annotated[
     str,
-    # The pattern is documented in the schema; `normalize_cpf` enforces it with a clearer message.
-    Field(json_schema_extra={"pattern": CPF_PATTERN}, examples=["52998224725", "529.982.247-25"]),
+    Field(
+        json_schema_extra={"pattern": CPF_PATTERN, "format": "cpf"},
+    ),
     AfterValidator(normalize_cpf),
 ]
 
@@ -33,7 +53,11 @@ class EnrollmentStatus(StrEnum):
 class EnrollmentCreate(BaseModel):
     """The body of `POST /enrollments`."""
 
-    model_config = REQUEST_CONFIG
+    model_config = REQUEST_CONFIG | {
+        "json_schema_extra": {
+            "examples": [{"name": "Maria da Silva", "age": 22, "cpf": "529.982.247-25"}]
+        }
+    }
 
     name: Name
     age: Age

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from app.dependencies import AgeGroupRepositoryDep
+from app.exception_handlers import ErrorDetail
 from app.models.age_groups import AgeGroup, AgeGroupCreate
 
 router = APIRouter(prefix="/age-groups", tags=["age groups"])
@@ -31,7 +32,9 @@ def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
 
 @router.delete(
     "/{age_group_id}",
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No age group has this id"}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "No age group has this id"}
+    },
 )
 def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
     """Delete an age group."""

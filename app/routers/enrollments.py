@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from app.dependencies import AgeGroupRepositoryDep, EnrollmentQueueDep, EnrollmentRepositoryDep
+from app.exception_handlers import ErrorDetail
 from app.models.enrollments import Enrollment, EnrollmentCreate
 from app.services import request_enrollment
 
@@ -14,7 +15,12 @@ router = APIRouter(prefix="/enrollments", tags=["enrollments"])
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={status.HTTP_400_BAD_REQUEST: {"description": "The age is in no age group"}},
+    responses={
+        status.HTTP_400_BAD_REQUEST: {
+            "model": ErrorDetail,
+            "description": "The age is in no age group",
+        }
+    },
 )
 def create_enrollment(
     new: EnrollmentCreate,
@@ -28,7 +34,12 @@ def create_enrollment(
 
 @router.get(
     "/{enrollment_id}",
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No enrollment has this id"}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {
+            "model": ErrorDetail,
+            "description": "No enrollment has this id",
+        }
+    },
 )
 def get_enrollment(enrollment_id: UUID, enrollments: EnrollmentRepositoryDep) -> Enrollment:
     """Read an enrollment and its status."""

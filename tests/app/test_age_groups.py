@@ -116,7 +116,7 @@ def test_delete_with_a_malformed_id_is_422(client: TestClient) -> None:
         ({"min_age": 10}, "max_age"),
         ({"max_age": 10}, "min_age"),
         ({"min_age": "10", "max_age": 20}, "min_age"),
-        ({"min_age": 10, "max_age": 20.0}, "max_age"),
+        ({"min_age": 10, "max_age": 20.5}, "max_age"),
         ({"min_age": 10.5, "max_age": 20}, "min_age"),
         ({"min_age": False, "max_age": 20}, "min_age"),
         ({"min_age": None, "max_age": 20}, "min_age"),

@@ -1,6 +1,8 @@
 """The API's Lambda entry point, invoked with API Gateway REST proxy events."""
 
+import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +10,19 @@ import pytest
 from app.config import get_settings
 from tests.conftest import VALID_CPF, load_event
 from tests.lambda_context import LambdaContext
+
+
+@pytest.fixture(autouse=True)
+def event_loop_as_on_lambda() -> Iterator[None]:
+    """Mangum runs on the thread's current event loop, which Lambda keeps between invocations.
+
+    In this test process other tests' `asyncio.run()` may have left none.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
