@@ -28,6 +28,10 @@ install: $(VENV)/.installed ## Create .venv with the project and its dev tools (
 run: install ## Start the whole service locally (API, AWS emulator, queue poller)
 	$(BIN)/python -m local
 
+.PHONY: soak
+soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
+	$(BIN)/python -m local.soak $(SOAK_ARGS)
+
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

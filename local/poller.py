@@ -11,6 +11,7 @@ timeout. Records it does not delete reappear after the visibility timeout and, a
 
 import argparse
 import base64
+import faulthandler
 import importlib
 import logging
 import signal
@@ -23,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from local.config import get_local_settings
 from local.process import configure_logging, exit_with_parent
@@ -43,6 +45,11 @@ DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 # Lambda has no limit of its own; locally, a handful of invocations at a time is plenty.
 DEFAULT_MAXIMUM_CONCURRENCY = 5
+WAIT_TIME_SECONDS = 2
+# A receive returns within its long poll: a connection that does not answer is dropped and
+# retried, rather than holding up the poller (and its stop) for botocore's default 60 s.
+SQS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=WAIT_TIME_SECONDS + 5)
+STOP_DIAGNOSTIC_SECONDS = 15
 # The attributes Lambda copies into a record, for a standard queue.
 RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -181,7 +188,7 @@ class EventSourceMapping:
         function: FunctionConfig,
         *,
         region: str,
-        wait_time_seconds: int = 2,
+        wait_time_seconds: int = WAIT_TIME_SECONDS,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -320,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     function = sqs_function_config(load_template(), args.function)
     region = get_local_settings().region
     mapping = EventSourceMapping(
-        boto3.client("sqs", region_name=region),
+        boto3.client("sqs", region_name=region, config=SQS_CLIENT_CONFIG),
         args.queue_url,
         import_handler(function.handler),
         function,
@@ -329,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         mapping.stop()
+        # A stop takes a long poll and the invocations in progress; if it takes much longer,
+        # show where each thread is (the supervisor kills the poller after 30 s).
+        faulthandler.dump_traceback_later(STOP_DIAGNOSTIC_SECONDS, exit=False)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

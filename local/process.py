@@ -29,6 +29,8 @@ def configure_logging(component: str, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # botocore says at INFO where it found credentials and endpoints, once per client.
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: the soak test's clients send thousands.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def exit_with_parent(interval: float = 0.5) -> None:

@@ -138,9 +138,15 @@ class LocalService:
         args = ["--queue-url", self.queue_url, "--function", PROCESSOR_FUNCTION]
         self._poller = spawn("local.poller", args, env, self._output)
 
-    def stop_poller(self) -> None:
-        """Stop the poller once its invocations in progress are done."""
+    def stop_poller(self, kill: bool = False) -> None:
+        """Stop the poller once its invocations in progress are done, or at once with `kill`.
+
+        Killed, it deletes nothing more: the records it had received come back after the
+        queue's visibility timeout, as when a Lambda invocation crashes.
+        """
         if self._poller is not None:
+            if kill:
+                self._poller.kill()
             stop(self._poller, STOP_TIMEOUT_SECONDS)
             self._poller = None
 
