@@ -1,10 +1,15 @@
-"""AWS clients, created once per process on first use and shared by every request."""
+"""AWS clients, created once per process on first use and shared by every request.
+
+The clients come from botocore, which boto3 wraps: importing boto3 also imports s3transfer and
+its resource layer, which this service does not use and would pay for on every cold start.
+botocore reads the same settings (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials).
+"""
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
 from botocore.config import Config
+from botocore.session import get_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,10 +28,10 @@ CLIENT_CONFIG = Config(
 @lru_cache
 def get_dynamodb_client() -> "DynamoDBClient":
     """The DynamoDB client of this process."""
-    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+    return cast("DynamoDBClient", get_session().create_client("dynamodb", config=CLIENT_CONFIG))
 
 
 @lru_cache
 def get_sqs_client() -> "SQSClient":
     """The SQS client of this process."""
-    return boto3.client("sqs", config=CLIENT_CONFIG)
+    return cast("SQSClient", get_session().create_client("sqs", config=CLIENT_CONFIG))
