@@ -77,6 +77,10 @@ def test_the_api_has_one_stage_and_not_sams_default_stage(cfn: dict[str, Any]) -
     _, stage = one(resources_of_type(cfn, "AWS::ApiGateway::Stage"))
     assert stage["StageName"] == ref("StageName")
     assert stage["RestApiId"] == ref("Api")
+    # Without OpenApiVersion, SAM's deployment also creates a stage named "Stage".
+    deployment_id, deployment = one(resources_of_type(cfn, "AWS::ApiGateway::Deployment"))
+    assert "StageName" not in deployment
+    assert stage["DeploymentId"] == ref(deployment_id)
     assert cfn["Parameters"]["StageName"]["Default"] != "Stage"
 
 
