@@ -122,7 +122,7 @@ def test_the_artifact_holds_only_the_runtime_and_the_handlers_code(
         if name.endswith(".dist-info")
     }
     assert distributions == runtime_distributions()
-    assert {"boto3", "botocore", "fastapi", "pydantic"} <= distributions
+    assert {"botocore", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= distributions
     repository = {entry for entry in entries if (ROOT / entry / "__init__.py").is_file()}
     assert repository == REPOSITORY_PACKAGES[function_id]
     assert not entries & NOT_FOR_LAMBDA
@@ -175,7 +175,7 @@ def test_the_api_handler_imports_and_answers_from_its_artifact_alone(local_build
     event = json.loads(EVENT.read_text())
     event["path"] = event["requestContext"]["path"] = "/no-such-route"
     output = run_from_artifact(
-        local_build / "ApiFunction", ["app.main", "pydantic_core", "mangum", "boto3"], event
+        local_build / "ApiFunction", ["app.main", "pydantic_core", "mangum", "botocore"], event
     )
     response = output["response"]
     assert response["statusCode"] == 404
@@ -185,5 +185,5 @@ def test_the_api_handler_imports_and_answers_from_its_artifact_alone(local_build
 def test_the_processor_handler_imports_from_its_artifact_alone(local_build: Path) -> None:
     run_from_artifact(
         local_build / "ProcessorFunction",
-        ["processor.handler", "aws_lambda_powertools", "pydantic_core", "boto3"],
+        ["processor.handler", "aws_lambda_powertools", "pydantic_core", "botocore"],
     )
