@@ -1,4 +1,8 @@
-"""Providers injected into the routes, and their `Annotated` aliases."""
+"""Providers injected into the routes, and their `Annotated` aliases.
+
+The providers are `async def`: they never block (the clients behind them are created once per
+process), and FastAPI would otherwise hop to a worker thread for each one on every request.
+"""
 
 from typing import Annotated
 
@@ -10,20 +14,26 @@ from app.queue import EnrollmentQueue
 from app.repositories.age_groups import AgeGroupRepository
 from app.repositories.enrollments import EnrollmentRepository
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def get_request_settings() -> Settings:
+    """The settings of this process."""
+    return get_settings()
 
 
-def get_age_group_repository(settings: SettingsDep) -> AgeGroupRepository:
+SettingsDep = Annotated[Settings, Depends(get_request_settings)]
+
+
+async def get_age_group_repository(settings: SettingsDep) -> AgeGroupRepository:
     """The age-groups repository over this process's DynamoDB client."""
     return AgeGroupRepository(get_dynamodb_client(), settings.age_groups_table)
 
 
-def get_enrollment_repository(settings: SettingsDep) -> EnrollmentRepository:
+async def get_enrollment_repository(settings: SettingsDep) -> EnrollmentRepository:
     """The enrollments repository over this process's DynamoDB client."""
     return EnrollmentRepository(get_dynamodb_client(), settings.enrollments_table)
 
 
-def get_enrollment_queue(settings: SettingsDep) -> EnrollmentQueue:
+async def get_enrollment_queue(settings: SettingsDep) -> EnrollmentQueue:
     """The enrollment queue over this process's SQS client."""
     return EnrollmentQueue(get_sqs_client(), settings.enrollment_queue_url)
 

@@ -18,7 +18,7 @@ class ForbiddenError(Exception):
     """The request has no API key or a wrong one."""
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep, provided: Annotated[str | None, Security(api_key_header)]
 ) -> None:
     """Reject the request unless it carries the configured API key (when one is configured)."""
