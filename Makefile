@@ -32,6 +32,10 @@ run: install ## Start the whole service locally (API, AWS emulator, queue poller
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
 	$(BIN)/python -m local.soak $(SOAK_ARGS)
 
+.PHONY: bench
+bench: install ## Measure cold start, warm overhead, processing and cost against their floors
+	$(BIN)/python -m bench
+
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

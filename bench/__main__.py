@@ -1,0 +1,28 @@
+"""Run every benchmark and print one table: `python -m bench` (or `make bench`)."""
+
+import sys
+
+from bench import cold_start, processing, warm
+from bench.common import Figure, emulated_stack
+
+
+def main() -> int:
+    figures: list[Figure] = []
+    notes: list[str] = []
+    with emulated_stack() as aws:
+        for module in (cold_start, warm, processing):
+            module_figures, module_notes = module.measure(aws)
+            figures += module_figures
+            notes += module_notes
+    print("| figure | measured | floor | ratio | target |")
+    print("|---|---|---|---|---|")
+    for figure in figures:
+        print(figure.row())
+    print()
+    for note in notes:
+        print(f"- {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Cold start: a fresh process imports the API handler and serves one GET /enrollments/{id}.
+
+The floor is a fresh process of a minimal boto3 handler doing the same GetItem. Both run against
+the same moto server; the time is measured inside each process, from before its first import of
+the handler's code to the response, which is what Lambda's init plus first invocation cost.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+from bench.common import ROOT, AwsStack, Figure, interleaved, median, rest_event
+
+RUNS = 3
+
+APP_PROCESS = """
+import json, sys, time
+start = time.perf_counter()
+from app.main import handler
+from bench.common import Context
+response = handler(json.loads(sys.argv[1]), Context())
+elapsed = time.perf_counter() - start
+assert response["statusCode"] == 200, response
+print(elapsed)
+"""
+
+FLOOR_PROCESS = """
+import json, sys, time
+start = time.perf_counter()
+import os
+import boto3
+client = boto3.client("dynamodb")
+def handler(event, context):
+    item = client.get_item(
+        TableName=os.environ["ENROLLMENTS_TABLE"],
+        Key={"enrollment_id": {"S": event["path"].rsplit("/", 1)[1]}},
+        ConsistentRead=True,
+    )["Item"]
+    body = {key: next(iter(value.values())) for key, value in item.items()}
+    return {"statusCode": 200, "body": json.dumps(body)}
+response = handler(json.loads(sys.argv[1]), None)
+elapsed = time.perf_counter() - start
+assert response["statusCode"] == 200, response
+print(elapsed)
+"""
+
+
+def seed_enrollment(aws: AwsStack) -> str:
+    """Write one enrollment straight to the table; return its id."""
+    env = aws.function_env("ApiFunction")
+    enrollment_id = str(uuid.uuid4())
+    now = datetime.now(UTC).isoformat()
+    aws.client("dynamodb").put_item(
+        TableName=env["ENROLLMENTS_TABLE"],
+        Item={
+            "enrollment_id": {"S": enrollment_id},
+            "name": {"S": "Maria da Silva"},
+            "age": {"N": "22"},
+            "cpf": {"S": "52998224725"},
+            "status": {"S": "PENDING"},
+            "created_at": {"S": now},
+            "updated_at": {"S": now},
+        },
+    )
+    return enrollment_id
+
+
+def _run(code: str, event: str, env: dict[str, str]) -> float:
+    result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
+        [sys.executable, "-c", code, event],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip()) * 1000
+
+
+def top_imports(env: dict[str, str], count: int = 6) -> list[tuple[str, float]]:
+    """The top-level imports of `app.main` that cost the most, by `python -X importtime`."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app.main"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    costs: dict[str, float] = {}
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
+        if match and len(match.group(3)) <= 2:
+            name = match.group(4).split(".")[0]
+            costs[name] = max(costs.get(name, 0.0), int(match.group(2)) / 1000)
+    return sorted(costs.items(), key=lambda kv: -kv[1])[:count]
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    env = aws.function_env("ApiFunction")
+    event = json.dumps(rest_event("GET", f"/enrollments/{seed_enrollment(aws)}"))
+    app, floor = interleaved(
+        RUNS, lambda: _run(APP_PROCESS, event, env), lambda: _run(FLOOR_PROCESS, event, env)
+    )
+    notes = [
+        f"cold start: {RUNS} fresh processes each; app min/max {min(app):.0f}/{max(app):.0f} ms, "
+        f"floor min/max {min(floor):.0f}/{max(floor):.0f} ms",
+        "top imports of app.main (cumulative ms): "
+        + ", ".join(f"{name} {ms:.0f}" for name, ms in top_imports(env)),
+    ]
+    figure = Figure("Cold start: import + first GET", median(app), median(floor), "ms", 1.5)
+    return [figure], notes

@@ -1,0 +1,143 @@
+"""What the benchmarks share: an emulator with the template's stack, events, statistics."""
+
+import copy
+import json
+import os
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+
+from local.emulator import Emulator
+from local.template import Stack, load_template, provision
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "tests" / "events"
+REGION = "us-east-1"
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass
+class Figure:
+    """One row of the table: a measurement, its floor, and the target for their ratio."""
+
+    name: str
+    measured: float
+    floor: float
+    unit: str
+    target: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.floor
+
+    def row(self) -> str:
+        verdict = "" if self.target is None else ("met" if self.ratio <= self.target else "NOT met")
+        target = "" if self.target is None else f"<= {self.target:g}x"
+        return (
+            f"| {self.name} | {self.measured:,.2f} {self.unit} | {self.floor:,.2f} {self.unit} "
+            f"| {self.ratio:.2f}x | {target} {verdict} |"
+        )
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+@dataclass
+class AwsStack:
+    """The template's stack on an emulator, and the environment that points at it."""
+
+    stack: Stack
+    template: dict[str, Any]
+    env: dict[str, str]
+
+    def function_env(self, function_id: str) -> dict[str, str]:
+        return self.env | self.stack.environment(self.template, function_id)
+
+    def client(self, service: Literal["dynamodb", "sqs"]) -> Any:
+        """A boto3 client of the emulator."""
+        return boto3.client(
+            service,
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            region_name=REGION,
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
+@contextmanager
+def emulated_stack() -> Iterator[AwsStack]:
+    """A moto server on 127.0.0.1 with the tables and queues of template.yaml."""
+    emulator = Emulator()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | FAKE_AWS
+    env["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+    emulator.start(env)
+    try:
+        template = load_template()
+        aws = AwsStack(Stack(), template, env)
+        aws.stack = provision(template, aws.client("dynamodb"), aws.client("sqs"))
+        yield aws
+    finally:
+        emulator.stop()
+
+
+def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """An API Gateway REST proxy event, from the sample the tests use."""
+    event: dict[str, Any] = json.loads((EVENTS / "apigw_rest_proxy.json").read_text())
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["path"] = path
+    event["pathParameters"] = {"proxy": path.lstrip("/")}
+    if body is not None:
+        event["body"] = json.dumps(body)
+        event["headers"]["Content-Type"] = "application/json"
+        event["multiValueHeaders"]["Content-Type"] = ["application/json"]
+    return event
+
+
+def sqs_event(bodies: list[str], queue_arn: str) -> dict[str, Any]:
+    """An SQS event of one record per body, from the sample the tests use."""
+    sample = json.loads((EVENTS / "sqs_event.json").read_text())["Records"][0]
+    records = []
+    for number, body in enumerate(bodies):
+        record = copy.deepcopy(sample)
+        record["messageId"] = f"bench-{number}"
+        record["body"] = body
+        record["eventSourceARN"] = queue_arn
+        records.append(record)
+    return {"Records": records}
+
+
+class Context:
+    """The Lambda context object, as far as the handlers use it."""
+
+    function_name = "bench"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    memory_limit_in_mb = 512
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def interleaved(runs: int, *measures: Callable[[], float]) -> list[list[float]]:
+    """Run each measure `runs` times, alternating between them, so noise hits all alike."""
+    samples: list[list[float]] = [[] for _ in measures]
+    for _ in range(runs):
+        for index, measure in enumerate(measures):
+            samples[index].append(measure())
+    return samples

@@ -1,0 +1,167 @@
+"""Processing: a full batch through the processor, and 100 enrollments through the local stack.
+
+Floors: a batch cannot finish before its processing delay D; 100 enrollments cannot all be
+processed before ceil(100 / (BatchSize x MaximumConcurrency)) rounds of D.
+"""
+
+import json
+import math
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import boto3
+import httpx
+
+from bench.common import AwsStack, Context, Figure, median, sqs_event
+from local.config import LocalSettings
+from local.emulator import free_port
+from local.poller import sqs_function_config
+from local.supervisor import LocalService
+
+DELAY_SECONDS = 1.0
+BATCH_RUNS = 3
+ENROLLMENTS = 100
+CLIENTS = 20
+PRODUCTION_DELAY_SECONDS = 4.0
+
+
+def _pending(aws: AwsStack, count: int) -> list[str]:
+    from app.aws import get_dynamodb_client
+    from app.config import get_settings
+
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    now = datetime.now(UTC).isoformat()
+    for enrollment_id in ids:
+        get_dynamodb_client().put_item(
+            TableName=get_settings().enrollments_table,
+            Item={
+                "enrollment_id": {"S": enrollment_id},
+                "name": {"S": "Maria da Silva"},
+                "age": {"N": "22"},
+                "cpf": {"S": "52998224725"},
+                "status": {"S": "PENDING"},
+                "created_at": {"S": now},
+                "updated_at": {"S": now},
+            },
+        )
+    return ids
+
+
+def _batch_seconds(aws: AwsStack, ids: list[str], one_at_a_time: bool) -> float:
+    from processor.handler import handler
+
+    arn = aws.stack.attributes[("EnrollmentQueue", "Arn")]
+    bodies = [json.dumps({"enrollment_id": i}) for i in ids]
+    events = [sqs_event([b], arn) for b in bodies] if one_at_a_time else [sqs_event(bodies, arn)]
+    start = time.perf_counter()
+    for event in events:
+        assert handler(event, Context()) == {"batchItemFailures": []}
+    return time.perf_counter() - start
+
+
+def _local_stack_seconds(aws: AwsStack, batch_size: int) -> tuple[float, float]:
+    """Seconds from the first request until all are PROCESSED, and seconds to submit them."""
+    settings = LocalSettings(
+        port=free_port(), processing_delay_seconds=DELAY_SECONDS, api_key="bench", docs_enabled=True
+    )
+    service = LocalService(settings)
+    service.start()
+    try:
+        headers = {"x-api-key": "bench"}
+        with httpx.Client(base_url=service.api_url, headers=headers, timeout=30) as client:
+            group = client.post("/age-groups", json={"min_age": 0, "max_age": 150})
+            assert group.status_code == 201, group.text
+            body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+
+            def enroll(_: int) -> str:
+                response = client.post("/enrollments", json=body)
+                assert response.status_code == 202, response.text
+                enrollment_id: str = response.json()["enrollment_id"]
+                return enrollment_id
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                ids = set(pool.map(enroll, range(ENROLLMENTS)))
+            submitted = time.perf_counter() - start
+        assert service.stack is not None
+        env = service.function_environment("ProcessorFunction")
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        deadline = start + 30 * DELAY_SECONDS + 30
+        while time.perf_counter() < deadline:
+            pages = dynamodb.get_paginator("scan").paginate(TableName=env["ENROLLMENTS_TABLE"])
+            processed = {
+                item["enrollment_id"]["S"]
+                for page in pages
+                for item in page["Items"]
+                if item["status"]["S"] == "PROCESSED"
+            }
+            if ids <= processed:
+                return time.perf_counter() - start, submitted
+            time.sleep(0.02)
+        raise TimeoutError(f"{len(ids - processed)} enrollments not PROCESSED in time")
+    finally:
+        service.stop()
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    os.environ.update(aws.function_env("ProcessorFunction"))
+    os.environ["PROCESSING_DELAY_SECONDS"] = str(DELAY_SECONDS)
+    from app.aws import get_dynamodb_client
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    get_dynamodb_client.cache_clear()
+    config = sqs_function_config(aws.template, "ProcessorFunction")
+    batch = config.batch_size
+
+    concurrent = [_batch_seconds(aws, _pending(aws, batch), False) for _ in range(BATCH_RUNS)]
+    sequential = _batch_seconds(aws, _pending(aws, batch), True)
+    batch_wall = median(concurrent)
+
+    rounds = math.ceil(ENROLLMENTS / (batch * config.maximum_concurrency))
+    stack_wall, submitted = _local_stack_seconds(aws, batch)
+
+    # Lambda bills duration x memory. At the production delay, a batch lasts the delay plus the
+    # overhead measured here; processed one record after the other, ten delays plus overhead.
+    gb = config.memory_mb / 1024
+    batches = 1000 / batch
+    ours = batches * (PRODUCTION_DELAY_SECONDS + batch_wall - DELAY_SECONDS) * gb
+    one_by_one = (
+        batches * (batch * PRODUCTION_DELAY_SECONDS + sequential - batch * DELAY_SECONDS) * gb
+    )
+    figures = [
+        Figure(
+            f"Processor: batch of {batch}, D={DELAY_SECONDS:g} s",
+            batch_wall,
+            DELAY_SECONDS,
+            "s",
+            1.15,
+        ),
+        Figure(
+            f"Local stack: {ENROLLMENTS} enrollments to PROCESSED",
+            stack_wall,
+            rounds * DELAY_SECONDS,
+            "s",
+            1.3,
+        ),
+        Figure("Processor GB-s per 1000 enrollments (D=4 s)", ours, one_by_one, "GB-s", None),
+    ]
+    notes = [
+        f"batch: median of {BATCH_RUNS} runs {batch_wall:.3f} s; the same {batch} records one "
+        f"invocation each took {sequential:.2f} s",
+        f"local stack: {ENROLLMENTS} POSTs from {CLIENTS} clients took {submitted:.2f} s of the "
+        f"{stack_wall:.2f} s; floor = ceil({ENROLLMENTS} / ({batch} x "
+        f"{config.maximum_concurrency})) x {DELAY_SECONDS:g} s",
+        f"cost: {config.memory_mb} MB processor; the floor column is sequential processing "
+        f"({one_by_one / ours:.1f}x ours)",
+    ]
+    return figures, notes

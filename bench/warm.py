@@ -1,0 +1,160 @@
+"""Warm overhead: each route through the Lambda handler, against the same AWS calls made directly.
+
+Both sides use the same botocore clients on the same moto server, alternating call by call; the
+difference is what FastAPI, Mangum, pydantic and the app's own code add to a request.
+"""
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from bench.common import AwsStack, Context, Figure, interleaved, median, rest_event
+
+RUNS = 150
+WARMUP = 20
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    os.environ.update(aws.function_env("ApiFunction"))
+    from app.aws import get_dynamodb_client, get_sqs_client
+    from app.config import get_settings
+    from app.main import handler
+
+    settings = get_settings()
+    dynamodb, sqs = get_dynamodb_client(), get_sqs_client()
+    context = Context()
+
+    def call(method: str, path: str, body: Any = None, expect: int = 200) -> dict[str, Any]:
+        response = handler(rest_event(method, path, body), context)
+        assert response["statusCode"] == expect, response
+        parsed: dict[str, Any] = json.loads(response["body"])
+        return parsed
+
+    def timed(action: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        action()
+        return (time.perf_counter() - start) * 1000
+
+    group_id = call("POST", "/age-groups", {"min_age": 0, "max_age": 150}, 201)["age_group_id"]
+    enrollment = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+    enrollment_id = call("POST", "/enrollments", enrollment, 202)["enrollment_id"]
+    now = datetime.now(UTC).isoformat()
+
+    def put_group() -> None:
+        dynamodb.put_item(
+            TableName=settings.age_groups_table,
+            Item={
+                "age_group_id": {"S": str(uuid.uuid4())},
+                "min_age": {"N": "140"},
+                "max_age": {"N": "150"},
+                "created_at": {"S": now},
+            },
+            ConditionExpression="attribute_not_exists(age_group_id)",
+        )
+
+    def direct_enroll() -> None:
+        dynamodb.scan(TableName=settings.age_groups_table)
+        new_id = str(uuid.uuid4())
+        sqs.send_message(
+            QueueUrl=settings.enrollment_queue_url,
+            MessageBody=json.dumps({"enrollment_id": new_id}),
+        )
+        dynamodb.put_item(
+            TableName=settings.enrollments_table,
+            Item={
+                "enrollment_id": {"S": new_id},
+                "name": {"S": "Maria da Silva"},
+                "age": {"N": "22"},
+                "cpf": {"S": "52998224725"},
+                "status": {"S": "PENDING"},
+                "created_at": {"S": now},
+                "updated_at": {"S": now},
+            },
+            ConditionExpression="attribute_not_exists(enrollment_id)",
+        )
+
+    # Age groups created for deletion, one per delete on each side.
+    def fresh_group_ids(count: int) -> list[str]:
+        ids = []
+        for _ in range(count):
+            new_id = str(uuid.uuid4())
+            dynamodb.put_item(
+                TableName=settings.age_groups_table,
+                Item={
+                    "age_group_id": {"S": new_id},
+                    "min_age": {"N": "300"},
+                    "max_age": {"N": "300"},
+                    "created_at": {"S": now},
+                },
+            )
+            ids.append(new_id)
+        return ids
+
+    routes: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        (
+            "GET /age-groups",
+            lambda: call("GET", "/age-groups"),
+            lambda: dynamodb.scan(TableName=settings.age_groups_table),
+        ),
+        (
+            "GET /enrollments/{id}",
+            lambda: call("GET", f"/enrollments/{enrollment_id}"),
+            lambda: dynamodb.get_item(
+                TableName=settings.enrollments_table,
+                Key={"enrollment_id": {"S": enrollment_id}},
+                ConsistentRead=True,
+            ),
+        ),
+        (
+            "POST /enrollments",
+            lambda: call("POST", "/enrollments", enrollment, 202),
+            direct_enroll,
+        ),
+        (
+            "POST /age-groups",
+            lambda: call("POST", "/age-groups", {"min_age": 140, "max_age": 150}, 201),
+            put_group,
+        ),
+    ]
+    figures = []
+    for name, through_handler, direct in routes:
+        for _ in range(WARMUP):
+            through_handler()
+            direct()
+        app_ms, floor_ms = interleaved(
+            RUNS, partial(timed, through_handler), partial(timed, direct)
+        )
+        figures.append(Figure(f"Warm {name}", median(app_ms), median(floor_ms), "ms", 1.2))
+
+    app_ids, floor_ids = fresh_group_ids(RUNS + WARMUP), fresh_group_ids(RUNS + WARMUP)
+    for _ in range(WARMUP):
+        call("DELETE", f"/age-groups/{app_ids.pop()}")
+        dynamodb.delete_item(
+            TableName=settings.age_groups_table,
+            Key={"age_group_id": {"S": floor_ids.pop()}},
+            ConditionExpression="attribute_exists(age_group_id)",
+        )
+    app_ms, floor_ms = interleaved(
+        RUNS,
+        lambda: timed(lambda: call("DELETE", f"/age-groups/{app_ids.pop()}")),
+        lambda: timed(
+            lambda: dynamodb.delete_item(
+                TableName=settings.age_groups_table,
+                Key={"age_group_id": {"S": floor_ids.pop()}},
+                ConditionExpression="attribute_exists(age_group_id)",
+            )
+        ),
+    )
+    name = "Warm DELETE /age-groups/{id}"
+    figures.append(Figure(name, median(app_ms), median(floor_ms), "ms", 1.2))
+    assert group_id
+    note = (
+        f"warm: {RUNS} calls per route on each side after {WARMUP} warm-up calls; "
+        "GET /age-groups is measured first, on a table of one group"
+    )
+    return figures, [note]
