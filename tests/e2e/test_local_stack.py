@@ -23,7 +23,8 @@ from tests.conftest import VALID_CPF
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSING_DELAY = 0.2
+# Long enough for the test to read PENDING right after the 202, even on a busy machine.
+PROCESSING_DELAY = 0.5
 VISIBILITY_TIMEOUT = 1
 # Receiving (a long poll returns at once), the delay, and the writes, on a busy CI machine.
 PROCESSED_WITHIN = PROCESSING_DELAY + 10

@@ -211,7 +211,7 @@ def test_honours_batch_size_and_maximum_concurrency(stack: Stack) -> None:
             running += 1
             peak = max(peak, running)
             batches.append([r["body"] for r in event["Records"]])
-        time.sleep(0.1)
+        time.sleep(0.2)
         with lock:
             running -= 1
 
