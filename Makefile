@@ -74,10 +74,11 @@ build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
 build-ApiFunction: | $(UV)
-	$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app
+	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app
 
 build-ProcessorFunction: | $(UV)
-	$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
+	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
+		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
 
 check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml

@@ -4,7 +4,10 @@
 #
 #   scripts/build-lambda.sh ARTIFACTS_DIR PACKAGE...
 #
-# LAMBDA_PLATFORM and LAMBDA_PYTHON choose the wheels (default: Lambda's arm64 python3.13); the
+# LAMBDA_AWS_SERVICES, when set, names the AWS services the function calls: botocore's models of
+# the others (over 400 services, most of its size) are left out.
+# LAMBDA_EXTRAS names the pyproject extras the function needs beside the common dependencies
+# (api, processor). LAMBDA_PLATFORM and LAMBDA_PYTHON choose the wheels (default: Lambda's arm64 python3.13); the
 # build smoke test sets them to this machine's to import the artifact. UV is the uv to use.
 set -euo pipefail
 
@@ -23,8 +26,14 @@ cd "$(dirname "$0")/.."
 requirements=$(mktemp)
 trap 'rm -f "$requirements"' EXIT
 
-# Runtime dependencies only: no extras (local, dev), not the project itself; with their hashes.
-"$uv" export --frozen --no-dev --no-emit-project --no-header --quiet \
+extras=()
+for extra in ${LAMBDA_EXTRAS:-}; do
+    extras+=(--extra "$extra")
+done
+
+# Runtime dependencies only: the function's extras, not local or dev, not the project itself;
+# with their hashes.
+"$uv" export --frozen --no-dev --no-emit-project --no-header --quiet "${extras[@]}" \
     --format requirements-txt --output-file "$requirements"
 # Binary wheels only: an sdist would be compiled for this machine, not for Lambda.
 "$uv" pip install --quiet --no-deps --require-hashes --requirement "$requirements" \
@@ -39,6 +48,14 @@ for package in "$@"; do
     rm -rf "${artifacts_dir:?}/$package"
     cp -R "$package" "$artifacts_dir/$package"
 done
+if [[ -n "${LAMBDA_AWS_SERVICES:-}" ]]; then
+    for model in "$artifacts_dir"/botocore/data/*/; do
+        service=$(basename "$model")
+        if [[ " $LAMBDA_AWS_SERVICES " != *" $service "* ]]; then
+            rm -rf "$model"
+        fi
+    done
+fi
 # Console scripts (their shebang names this machine's Python) and bytecode compiled for this
 # machine's Python have no use on Lambda.
 rm -rf "${artifacts_dir:?}/bin"

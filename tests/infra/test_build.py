@@ -11,15 +11,19 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local.emulator import Emulator
+from local.template import load_template, provision
 from tests.infra.conftest import ROOT
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction")
 REPOSITORY_PACKAGES = {"ApiFunction": {"app"}, "ProcessorFunction": {"app", "processor"}}
+EXTRAS = {"ApiFunction": "api", "ProcessorFunction": "processor"}
 NOT_FOR_LAMBDA = {
     "tests", "local", "pytest", "_pytest", "moto", "ruff", "mypy", "httpx", "uvicorn", "yaml",
     "samtranslator", "cfnlint", "schemathesis", "bandit", "hypothesis", "bin",
@@ -36,8 +40,9 @@ sys.path.insert(0, artifact)
 import importlib
 modules = {name: importlib.import_module(name) for name in module_names}
 result = {"files": {name: module.__file__ for name, module in modules.items()}}
-if "app.main" in modules:
-    result["response"] = modules["app.main"].handler(json.load(sys.stdin), None)
+events = json.load(sys.stdin) or []
+handler = modules[module_names[0]].handler
+result["responses"] = [handler(event, None) for event in events]
 print(json.dumps(result))
 """
 
@@ -87,13 +92,46 @@ def local_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sam_build(tmp_path_factory.mktemp("local") / "build", env)
 
 
+@pytest.fixture
+def aws_server() -> Iterator[dict[str, str]]:
+    """A moto server with the template's stack; the environment both functions would get."""
+    import boto3
+
+    emulator = Emulator()
+    credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env = credentials | {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": emulator.endpoint_url,
+    }
+    emulator.start(dict(os.environ) | env)
+    try:
+        template = load_template()
+        session = boto3.session.Session(
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
+        )
+        stack = provision(
+            template,
+            session.client("dynamodb", endpoint_url=emulator.endpoint_url),
+            session.client("sqs", endpoint_url=emulator.endpoint_url),
+        )
+        for function_id in FUNCTIONS:
+            env |= stack.environment(template, function_id)
+        env["PROCESSING_DELAY_SECONDS"] = "0"
+        yield env
+    finally:
+        emulator.stop()
+
+
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def runtime_distributions() -> set[str]:
-    """The distributions that uv.lock pins for the project's runtime: no extras, no dev tools."""
+def runtime_distributions(function_id: str) -> set[str]:
+    """What uv.lock pins for a function: the common runtime and its extra, no dev tools."""
     options = ["--frozen", "--no-dev", "--no-emit-project", "--no-header", "--no-hashes"]
+    options += ["--extra", EXTRAS[function_id]]
     exported = subprocess.run(  # noqa: S603 (fixed arguments)
         [ROOT / ".uv" / "bin" / "uv", "export", *options, "--format", "requirements-txt"],
         cwd=ROOT,
@@ -121,8 +159,14 @@ def test_the_artifact_holds_only_the_runtime_and_the_handlers_code(
         for name in entries
         if name.endswith(".dist-info")
     }
-    assert distributions == runtime_distributions()
-    assert {"botocore", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= distributions
+    assert distributions == runtime_distributions(function_id)
+    assert {"botocore", "pydantic", "pydantic-settings"} <= distributions
+    handler_only = (
+        {"fastapi", "mangum"} if function_id == "ApiFunction" else {"aws-lambda-powertools"}
+    )
+    other_only = {"fastapi", "mangum", "aws-lambda-powertools"} - handler_only
+    assert handler_only <= distributions
+    assert not other_only & distributions
     repository = {entry for entry in entries if (ROOT / entry / "__init__.py").is_file()}
     assert repository == REPOSITORY_PACKAGES[function_id]
     assert not entries & NOT_FOR_LAMBDA
@@ -155,11 +199,17 @@ def test_the_built_template_points_each_function_at_its_artifact(lambda_build: P
         assert f"CodeUri: {function_id}" in built
 
 
-def run_from_artifact(artifact: Path, modules: list[str], event: Any = None) -> dict[str, Any]:
+def run_from_artifact(
+    artifact: Path,
+    modules: list[str],
+    events: list[Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Import `modules` from the artifact alone; invoke the first one's handler with `events`."""
     result = subprocess.run(  # noqa: S603 (the arguments are this test's own)
         [sys.executable, "-I", "-S", "-c", IMPORT_AND_INVOKE, str(artifact), *modules],
-        input=json.dumps(event),
-        env={},
+        input=json.dumps(events),
+        env=env or {},
         capture_output=True,
         text=True,
         check=False,
@@ -175,9 +225,9 @@ def test_the_api_handler_imports_and_answers_from_its_artifact_alone(local_build
     event = json.loads(EVENT.read_text())
     event["path"] = event["requestContext"]["path"] = "/no-such-route"
     output = run_from_artifact(
-        local_build / "ApiFunction", ["app.main", "pydantic_core", "mangum", "botocore"], event
+        local_build / "ApiFunction", ["app.main", "pydantic_core", "mangum", "botocore"], [event]
     )
-    response = output["response"]
+    [response] = output["responses"]
     assert response["statusCode"] == 404
     assert json.loads(response["body"]) == {"detail": "Not Found"}
 
@@ -187,3 +237,51 @@ def test_the_processor_handler_imports_from_its_artifact_alone(local_build: Path
         local_build / "ProcessorFunction",
         ["processor.handler", "aws_lambda_powertools", "pydantic_core", "botocore"],
     )
+
+
+def test_both_handlers_call_aws_from_their_artifacts(
+    local_build: Path, aws_server: dict[str, str]
+) -> None:
+    # botocore in the artifacts keeps only the models of the services each function calls.
+    def request(method: str, path: str, body: Any = None) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads(EVENT.read_text())
+        event["httpMethod"] = method
+        event["path"] = path
+        event["body"] = json.dumps(body) if body is not None else None
+        event["headers"]["Content-Type"] = "application/json"
+        return event
+
+    enrollment = {"name": "Ana", "age": 30, "cpf": "52998224725"}
+    api = run_from_artifact(
+        local_build / "ApiFunction",
+        ["app.main"],
+        [
+            request("POST", "/age-groups", {"min_age": 18, "max_age": 65}),
+            request("POST", "/enrollments", enrollment),
+        ],
+        aws_server,
+    )
+    statuses = [response["statusCode"] for response in api["responses"]]
+    assert statuses == [201, 202]
+    enrollment_id = json.loads(api["responses"][1]["body"])["enrollment_id"]
+    record = json.loads((ROOT / "tests" / "events" / "sqs_event.json").read_text())
+    record["Records"][0]["body"] = json.dumps({"enrollment_id": enrollment_id})
+
+    processor = run_from_artifact(
+        local_build / "ProcessorFunction", ["processor.handler"], [record], aws_server
+    )
+
+    assert processor["responses"] == [{"batchItemFailures": []}]
+    check = run_from_artifact(
+        local_build / "ApiFunction",
+        ["app.main"],
+        [request("GET", f"/enrollments/{enrollment_id}")],
+        aws_server,
+    )
+    assert json.loads(check["responses"][0]["body"])["status"] == "PROCESSED"
+    for function_id, services in (
+        ("ApiFunction", {"dynamodb", "sqs"}),
+        ("ProcessorFunction", {"dynamodb"}),
+    ):
+        models = {path.name for path in (local_build / function_id / "botocore" / "data").iterdir()}
+        assert {name for name in models if not name.endswith((".json", ".json.gz"))} == services
