@@ -22,6 +22,9 @@ CLIENT_CONFIG = Config(
     connect_timeout=1,
     read_timeout=3,
     tcp_keepalive=True,
+    # One process may run many calls at once: uvicorn's worker threads locally, a batch's
+    # records in the processor. botocore's default pool of 10 would drop connections.
+    max_pool_connections=50,
 )
 
 

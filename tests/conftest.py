@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
 
+import processor.handler
 from app.aws import get_dynamodb_client, get_sqs_client
 from app.config import get_settings
 from app.main import create_app
@@ -38,6 +39,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
+    monkeypatch.setattr(processor.handler, "NOT_YET_WRITTEN_GRACE_SECONDS", 0)
     clear_cached_providers()
     yield
     clear_cached_providers()

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 import processor.handler as processor_handler
 from app.config import get_settings
+from app.errors import NotFoundError
 from processor.handler import handler
 from tests.conftest import VALID_CPF, load_event
 from tests.lambda_context import LambdaContext
@@ -119,6 +120,29 @@ def test_an_unknown_enrollment_is_reported_for_retry(
 
     assert failed_ids(response) == [event["Records"][0]["messageId"]]
     assert status_of(client, known) == "PROCESSED"
+
+
+def test_a_message_that_arrives_before_its_enrollment_is_written_waits_for_it(
+    client: TestClient, pending: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrollment_id = pending()
+    repository = processor_handler.get_enrollment_repository()
+    real = repository.mark_processed
+    attempts: list[Any] = []
+
+    def written_late(enrollment_id: Any) -> bool:
+        attempts.append(enrollment_id)
+        if len(attempts) == 1:
+            raise NotFoundError("Enrollment", enrollment_id)
+        return real(enrollment_id)
+
+    monkeypatch.setattr(repository, "mark_processed", written_late)
+
+    response = handler(sqs_event(message(enrollment_id)), LambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    assert len(attempts) == 2
+    assert status_of(client, enrollment_id) == "PROCESSED"
 
 
 def test_a_redelivered_message_of_a_processed_enrollment_succeeds(
