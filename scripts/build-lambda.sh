@@ -60,3 +60,27 @@ fi
 # machine's Python have no use on Lambda.
 rm -rf "${artifacts_dir:?}/bin"
 find "$artifacts_dir" -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Lambda's code directory is read-only, so Python cannot cache the bytecode it compiles: without
+# .pyc files in the artifact, every cold start compiles every module it imports. Compile them
+# here with an interpreter of Lambda's version, if this machine has one (LAMBDA_BYTECODE_PYTHON,
+# python3.13 on PATH, or a pyenv version); unchecked hashes, since the zip does not keep mtimes.
+find_python() {
+    local root candidate
+    root=$(pyenv root 2>/dev/null || true)
+    for candidate in "${LAMBDA_BYTECODE_PYTHON:-}" "python$python_version" \
+        "$root"/versions/"$python_version".*/bin/"python$python_version"; do
+        [[ -n "$candidate" ]] || continue
+        if [[ $("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
+            2>/dev/null) == "$python_version" ]]; then
+            echo "$candidate"
+            return
+        fi
+    done
+}
+python=$(find_python)
+if [[ -n "$python" ]]; then
+    "$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$artifacts_dir" >/dev/null
+else
+    echo "note: no Python $python_version here; the artifact has no bytecode (slower cold starts)" >&2
+fi

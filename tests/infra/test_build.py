@@ -171,7 +171,6 @@ def test_the_artifact_holds_only_the_runtime_and_the_handlers_code(
     assert repository == REPOSITORY_PACKAGES[function_id]
     assert not entries & NOT_FOR_LAMBDA
     assert not {path.name for path in artifact.rglob("*")} & {
-        "__pycache__",
         "README.md",
         "pyproject.toml",
         "uv.lock",
@@ -191,6 +190,9 @@ def test_the_shipped_artifact_has_arm64_cpython_3_13_binaries(
     assert extensions
     for extension in extensions:
         assert elf_machine(extension) == ELF_MACHINE_AARCH64, extension
+    # Bytecode, where the build machine has a Python 3.13 to compile it, is for 3.13 only.
+    for cached in artifact.rglob("__pycache__/*"):
+        assert cached.name.endswith(".cpython-313.pyc"), cached
 
 
 def test_the_built_template_points_each_function_at_its_artifact(lambda_build: Path) -> None:
