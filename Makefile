@@ -67,7 +67,7 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction check-template
+.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy
 
 build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
@@ -79,6 +79,9 @@ build-ApiFunction: | $(UV)
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
+
+deploy: build ## sam deploy: guided the first time, then with the saved samconfig.toml
+	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
 
 check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml

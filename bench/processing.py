@@ -136,6 +136,13 @@ def _wait_for_line(path: str, text: str, occurrence: int, timeout: float = 60) -
 
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    config = sqs_function_config(aws.template, "ProcessorFunction")
+    batch = config.batch_size
+    # The local stack first, on an emulator of its own, before this process's environment
+    # points at the benchmarks' one.
+    rounds = math.ceil(ENROLLMENTS / (batch * config.maximum_concurrency))
+    stack_wall, submitted = _local_stack_seconds(aws, batch)
+
     os.environ.update(aws.function_env("ProcessorFunction"))
     os.environ["PROCESSING_DELAY_SECONDS"] = str(DELAY_SECONDS)
     from app.aws import get_dynamodb_client
@@ -143,15 +150,9 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
 
     get_settings.cache_clear()
     get_dynamodb_client.cache_clear()
-    config = sqs_function_config(aws.template, "ProcessorFunction")
-    batch = config.batch_size
-
     concurrent = [_batch_seconds(aws, _pending(aws, batch), False) for _ in range(BATCH_RUNS)]
     sequential = _batch_seconds(aws, _pending(aws, batch), True)
     batch_wall = median(concurrent)
-
-    rounds = math.ceil(ENROLLMENTS / (batch * config.maximum_concurrency))
-    stack_wall, submitted = _local_stack_seconds(aws, batch)
 
     # Lambda bills duration x memory. At the production delay, a batch lasts the delay plus the
     # overhead measured here; processed one record after the other, ten delays plus overhead.
