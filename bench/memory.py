@@ -1,0 +1,66 @@
+"""Peak memory of each handler, in a fresh process, against the memory the template gives it."""
+
+import json
+import subprocess
+import sys
+
+from bench.common import ROOT, AwsStack, Figure, sqs_event
+from local.poller import sqs_function_config
+
+API_PROCESS = """
+import json, resource, sys
+from app.main import handler
+from bench.common import Context, rest_event
+for method, path, body in json.loads(sys.argv[1]):
+    response = handler(rest_event(method, path, body), Context())
+    assert response["statusCode"] < 300, response
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+PROCESSOR_PROCESS = """
+import json, resource, sys
+from processor.handler import handler
+from bench.common import Context
+assert handler(json.loads(sys.argv[1]), Context()) == {"batchItemFailures": []}
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _peak_mb(code: str, argument: str, env: dict[str, str]) -> float:
+    result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
+        [sys.executable, "-c", code, argument],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip())
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    env = aws.function_env("ApiFunction") | aws.function_env("ProcessorFunction")
+    env["PROCESSING_DELAY_SECONDS"] = "0"
+    enrollment = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+    calls: list[tuple[str, str, object]] = [
+        ("POST", "/age-groups", {"min_age": 0, "max_age": 150}),
+        ("GET", "/age-groups", None),
+    ]
+    calls += [("POST", "/enrollments", enrollment)] * 10
+    api_mb = _peak_mb(API_PROCESS, json.dumps(calls), env)
+
+    sqs = aws.client("sqs")
+    queue_url = aws.stack.refs["EnrollmentQueue"]
+    bodies: list[str] = []
+    while len(bodies) < 10:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        bodies += [m["Body"] for m in messages.get("Messages", [])]
+    event = sqs_event(bodies[:10], aws.stack.attributes[("EnrollmentQueue", "Arn")])
+    processor_mb = _peak_mb(PROCESSOR_PROCESS, json.dumps(event), env)
+
+    api_memory = aws.template["Resources"]["ApiFunction"]["Properties"]["MemorySize"]
+    processor_memory = sqs_function_config(aws.template, "ProcessorFunction").memory_mb
+    return [], [
+        f"peak memory: API {api_mb:.0f} MB of its {api_memory} MB after 12 requests; "
+        f"processor {processor_mb:.0f} MB of its {processor_memory} MB after a batch of 10"
+    ]
