@@ -10,9 +10,17 @@ import re
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 
-from bench.common import ROOT, AwsStack, Figure, interleaved, median, rest_event
+from bench.common import (
+    ROOT,
+    AwsStack,
+    Figure,
+    interleaved,
+    median,
+    pending_enrollment_item,
+    rest_event,
+    run_child,
+)
 
 RUNS = 15
 
@@ -50,34 +58,16 @@ print(elapsed)
 
 def seed_enrollment(aws: AwsStack) -> str:
     """Write one enrollment straight to the table; return its id."""
-    env = aws.function_env("ApiFunction")
     enrollment_id = str(uuid.uuid4())
-    now = datetime.now(UTC).isoformat()
     aws.client("dynamodb").put_item(
-        TableName=env["ENROLLMENTS_TABLE"],
-        Item={
-            "enrollment_id": {"S": enrollment_id},
-            "name": {"S": "Maria da Silva"},
-            "age": {"N": "22"},
-            "cpf": {"S": "52998224725"},
-            "status": {"S": "PENDING"},
-            "created_at": {"S": now},
-            "updated_at": {"S": now},
-        },
+        TableName=aws.function_env("ApiFunction")["ENROLLMENTS_TABLE"],
+        Item=pending_enrollment_item(enrollment_id),
     )
     return enrollment_id
 
 
 def _run(code: str, event: str, env: dict[str, str]) -> float:
-    result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
-        [sys.executable, "-c", code, event],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(result.stdout.strip()) * 1000
+    return float(run_child(code, event, env)) * 1000
 
 
 def top_imports(env: dict[str, str], count: int = 8) -> list[tuple[str, float]]:

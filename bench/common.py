@@ -4,9 +4,13 @@ import copy
 import json
 import os
 import statistics
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +51,43 @@ class Figure:
             f"| {self.name} | {self.measured:,.2f} {self.unit} | {self.floor:,.2f} {self.unit} "
             f"| {self.ratio:.2f}x | {target} {verdict} |"
         )
+
+
+def pending_enrollment_item(enrollment_id: str) -> dict[str, Any]:
+    """A PENDING enrollment as a DynamoDB item, written straight to the table."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "enrollment_id": {"S": enrollment_id},
+        "name": {"S": "Maria da Silva"},
+        "age": {"N": "22"},
+        "cpf": {"S": "52998224725"},
+        "status": {"S": "PENDING"},
+        "created_at": {"S": now},
+        "updated_at": {"S": now},
+    }
+
+
+def age_group_item(min_age: int, max_age: int) -> dict[str, Any]:
+    """A new age group as a DynamoDB item, written straight to the table."""
+    return {
+        "age_group_id": {"S": str(uuid.uuid4())},
+        "min_age": {"N": str(min_age)},
+        "max_age": {"N": str(max_age)},
+        "created_at": {"S": datetime.now(UTC).isoformat()},
+    }
+
+
+def run_child(code: str, argument: str, env: dict[str, str]) -> str:
+    """What a fresh Python process running `code` with one argument prints."""
+    result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
+        [sys.executable, "-c", code, argument],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
 
 
 def median(samples: list[float]) -> float:

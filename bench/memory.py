@@ -1,10 +1,8 @@
 """Peak memory of each handler, in a fresh process, against the memory the template gives it."""
 
 import json
-import subprocess
-import sys
 
-from bench.common import ROOT, AwsStack, Figure, sqs_event
+from bench.common import AwsStack, Figure, run_child, sqs_event
 from local.poller import sqs_function_config
 
 # This process's own high-water mark (getrusage's ru_maxrss would include the parent's size at
@@ -43,15 +41,7 @@ print(peak_mb())
 
 
 def _peak_mb(code: str, argument: str, env: dict[str, str]) -> float:
-    result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
-        [sys.executable, "-c", code, argument],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(result.stdout.strip())
+    return float(run_child(code, argument, env))
 
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:

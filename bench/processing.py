@@ -11,12 +11,11 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import boto3
 import httpx
 
-from bench.common import AwsStack, Context, Figure, median, sqs_event
+from bench.common import AwsStack, Context, Figure, median, pending_enrollment_item, sqs_event
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
@@ -34,19 +33,10 @@ def _pending(aws: AwsStack, count: int) -> list[str]:
     from app.config import get_settings
 
     ids = [str(uuid.uuid4()) for _ in range(count)]
-    now = datetime.now(UTC).isoformat()
     for enrollment_id in ids:
         get_dynamodb_client().put_item(
             TableName=get_settings().enrollments_table,
-            Item={
-                "enrollment_id": {"S": enrollment_id},
-                "name": {"S": "Maria da Silva"},
-                "age": {"N": "22"},
-                "cpf": {"S": "52998224725"},
-                "status": {"S": "PENDING"},
-                "created_at": {"S": now},
-                "updated_at": {"S": now},
-            },
+            Item=pending_enrollment_item(enrollment_id),
         )
     return ids
 

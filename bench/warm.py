@@ -9,11 +9,19 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from bench.common import AwsStack, Context, Figure, interleaved, median, rest_event
+from bench.common import (
+    AwsStack,
+    Context,
+    Figure,
+    age_group_item,
+    interleaved,
+    median,
+    pending_enrollment_item,
+    rest_event,
+)
 
 RUNS = 150
 WARMUP = 20
@@ -43,17 +51,11 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     group_id = call("POST", "/age-groups", {"min_age": 0, "max_age": 150}, 201)["age_group_id"]
     enrollment = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
     enrollment_id = call("POST", "/enrollments", enrollment, 202)["enrollment_id"]
-    now = datetime.now(UTC).isoformat()
 
     def put_group() -> None:
         dynamodb.put_item(
             TableName=settings.age_groups_table,
-            Item={
-                "age_group_id": {"S": str(uuid.uuid4())},
-                "min_age": {"N": "140"},
-                "max_age": {"N": "150"},
-                "created_at": {"S": now},
-            },
+            Item=age_group_item(140, 150),
             ConditionExpression="attribute_not_exists(age_group_id)",
         )
 
@@ -66,34 +68,16 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         )
         dynamodb.put_item(
             TableName=settings.enrollments_table,
-            Item={
-                "enrollment_id": {"S": new_id},
-                "name": {"S": "Maria da Silva"},
-                "age": {"N": "22"},
-                "cpf": {"S": "52998224725"},
-                "status": {"S": "PENDING"},
-                "created_at": {"S": now},
-                "updated_at": {"S": now},
-            },
+            Item=pending_enrollment_item(new_id),
             ConditionExpression="attribute_not_exists(enrollment_id)",
         )
 
     # Age groups created for deletion, one per delete on each side.
     def fresh_group_ids(count: int) -> list[str]:
-        ids = []
-        for _ in range(count):
-            new_id = str(uuid.uuid4())
-            dynamodb.put_item(
-                TableName=settings.age_groups_table,
-                Item={
-                    "age_group_id": {"S": new_id},
-                    "min_age": {"N": "300"},
-                    "max_age": {"N": "300"},
-                    "created_at": {"S": now},
-                },
-            )
-            ids.append(new_id)
-        return ids
+        items = [age_group_item(150, 150) for _ in range(count)]
+        for item in items:
+            dynamodb.put_item(TableName=settings.age_groups_table, Item=item)
+        return [item["age_group_id"]["S"] for item in items]
 
     routes: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         (
