@@ -55,8 +55,8 @@ class AgeNotAllowedError(ServiceError):
 class DependencyError(ServiceError):
     """An AWS dependency failed in a way a retry will not fix."""
 
-    def __init__(self, dependency: str) -> None:
-        super().__init__(f"{dependency} failed")
+    def __init__(self, dependency: str, problem: str = "failed") -> None:
+        super().__init__(f"{dependency} {problem}")
         self.dependency = dependency
 
 
@@ -64,13 +64,21 @@ class DependencyUnavailableError(DependencyError):
     """An AWS dependency is throttling or unavailable; the same call may succeed later."""
 
     def __init__(self, dependency: str) -> None:
-        ServiceError.__init__(self, f"{dependency} is unavailable")
-        self.dependency = dependency
+        super().__init__(dependency, "is unavailable")
 
 
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a `ClientError`."""
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def failed_on_retry(exc: ClientError) -> bool:
+    """Whether the SDK had retried the call before this error.
+
+    A conditional write whose first attempt took effect but whose answer was lost (a read
+    timeout) is retried by the SDK, and the retry then fails its own condition.
+    """
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
 
 
 @contextmanager

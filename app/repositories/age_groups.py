@@ -7,7 +7,13 @@ from uuid import UUID, uuid4
 
 from botocore.exceptions import ClientError
 
-from app.errors import CONDITION_FAILED, NotFoundError, error_code, translate_aws_errors
+from app.errors import (
+    CONDITION_FAILED,
+    NotFoundError,
+    error_code,
+    failed_on_retry,
+    translate_aws_errors,
+)
 from app.models.age_groups import AgeGroup, AgeGroupCreate
 
 if TYPE_CHECKING:
@@ -37,16 +43,21 @@ class AgeGroupRepository:
             created_at=datetime.now(UTC),
         )
         with translate_aws_errors(DEPENDENCY):
-            self._client.put_item(
-                TableName=self._table_name,
-                Item={
-                    "age_group_id": {"S": str(group.age_group_id)},
-                    "min_age": {"N": str(group.min_age)},
-                    "max_age": {"N": str(group.max_age)},
-                    "created_at": {"S": group.created_at.isoformat()},
-                },
-                ConditionExpression="attribute_not_exists(age_group_id)",
-            )
+            try:
+                self._client.put_item(
+                    TableName=self._table_name,
+                    Item={
+                        "age_group_id": {"S": str(group.age_group_id)},
+                        "min_age": {"N": str(group.min_age)},
+                        "max_age": {"N": str(group.max_age)},
+                        "created_at": {"S": group.created_at.isoformat()},
+                    },
+                    ConditionExpression="attribute_not_exists(age_group_id)",
+                )
+            except ClientError as exc:
+                # The id is new: only this call's own earlier attempt can have written it.
+                if not (error_code(exc) == CONDITION_FAILED and failed_on_retry(exc)):
+                    raise
         return group
 
     def list(self) -> list[AgeGroup]:
@@ -64,9 +75,11 @@ class AgeGroupRepository:
                     ConditionExpression="attribute_exists(age_group_id)",
                 )
             except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
+                if error_code(exc) != CONDITION_FAILED:
+                    raise
+                # On a retry, the missing item is the one this call's first attempt deleted.
+                if not failed_on_retry(exc):
                     raise NotFoundError("Age group", age_group_id) from exc
-                raise
 
     def _scan(self) -> Iterator[dict[str, "AttributeValueTypeDef"]]:
         request: ScanInputTypeDef = {"TableName": self._table_name}

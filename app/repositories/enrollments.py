@@ -6,7 +6,13 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from app.errors import CONDITION_FAILED, NotFoundError, error_code, translate_aws_errors
+from app.errors import (
+    CONDITION_FAILED,
+    NotFoundError,
+    error_code,
+    failed_on_retry,
+    translate_aws_errors,
+)
 from app.models.enrollments import Enrollment, EnrollmentStatus
 
 if TYPE_CHECKING:
@@ -26,11 +32,16 @@ class EnrollmentRepository:
     def create(self, enrollment: Enrollment) -> None:
         """Store a new enrollment; its id must not exist yet."""
         with translate_aws_errors(DEPENDENCY):
-            self._client.put_item(
-                TableName=self._table_name,
-                Item=_to_item(enrollment),
-                ConditionExpression="attribute_not_exists(enrollment_id)",
-            )
+            try:
+                self._client.put_item(
+                    TableName=self._table_name,
+                    Item=_to_item(enrollment),
+                    ConditionExpression="attribute_not_exists(enrollment_id)",
+                )
+            except ClientError as exc:
+                # The id is new: only this call's own earlier attempt can have written it.
+                if not (error_code(exc) == CONDITION_FAILED and failed_on_retry(exc)):
+                    raise
 
     def get(self, enrollment_id: UUID) -> Enrollment:
         """The enrollment, read with strong consistency, or `NotFoundError`."""

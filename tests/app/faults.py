@@ -41,6 +41,22 @@ def timed_out(**kwargs: Any) -> None:
     raise ReadTimeoutError(endpoint_url="https://aws.invalid/")
 
 
+def applied_then_timed_out(apply: Callable[[dict[str, Any]], object]) -> Callable[..., None]:
+    """A `before-send` hook: the first attempt takes effect, but its answer never comes.
+
+    `apply` performs the request's parameters (its JSON body) out of band; the SDK then sees a
+    read timeout and retries, and the retries reach the emulator as usual.
+    """
+    attempts: list[object] = []
+
+    def hook(request: Any, **_: Any) -> None:
+        if not attempts:
+            attempts.append(apply(json.loads(request.body)))
+            timed_out()
+
+    return hook
+
+
 def answering(response: Callable[[], AWSResponse], calls: list[str]) -> Callable[..., AWSResponse]:
     """A `before-send` hook that answers every attempt with `response()` and counts attempts.
 

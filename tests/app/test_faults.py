@@ -21,7 +21,12 @@ from app.config import get_settings
 from app.main import create_app
 from local.template import Stack
 from processor.handler import handler as process
-from tests.app.faults import answering, throttled_response, timed_out, unavailable
+from tests.app.faults import (
+    answering,
+    applied_then_timed_out,
+    throttled_response,
+    unavailable,
+)
 from tests.conftest import VALID_CPF, queued_messages
 from tests.lambda_context import LambdaContext
 
@@ -120,19 +125,52 @@ def test_a_message_whose_write_failed_is_never_marked_processed(
     assert stored_ids() == set()
 
 
+def take_effect_then_time_out(operation: str) -> None:
+    """The first attempt of a DynamoDB call takes effect, but its answer is lost."""
+    direct = boto3.client("dynamodb")
+    calls: dict[str, Callable[..., object]] = {
+        "PutItem": direct.put_item,
+        "DeleteItem": direct.delete_item,
+    }
+    apply = calls[operation]
+    get_dynamodb_client().meta.events.register_first(
+        f"before-send.dynamodb.{operation}", applied_then_timed_out(lambda p: apply(**p))
+    )
+
+
 @pytest.mark.usefixtures("open_group")
-def test_a_write_that_took_effect_but_timed_out_is_still_processed(
+def test_an_enrollment_whose_first_write_took_effect_unseen_is_accepted(
     client: TestClient, stack: Stack
 ) -> None:
-    # The answer to PutItem is lost after DynamoDB applied it: the client hears 503, yet the
-    # record and its message both exist, so the enrollment is processed, not left PENDING.
-    get_dynamodb_client().meta.events.register("after-call.dynamodb.PutItem", timed_out)
+    # The SDK retries the write after the timeout; the retry finds the item the first attempt
+    # wrote, and its condition fails: that is this request's own write, not a conflict.
+    take_effect_then_time_out("PutItem")
 
     response = client.post("/enrollments", json=ENROLLMENT)
 
-    assert response.status_code == 503
-    [enrollment_id] = stored_ids()
+    assert response.status_code == 202
+    enrollment_id = response.json()["enrollment_id"]
+    assert stored_ids() == {enrollment_id}
     assert queued_ids(stack) == [enrollment_id]
+
+
+def test_an_age_group_whose_first_write_took_effect_unseen_is_created(client: TestClient) -> None:
+    take_effect_then_time_out("PutItem")
+
+    response = client.post("/age-groups", json={"min_age": 1, "max_age": 2})
+
+    assert response.status_code == 201
+    assert client.get("/age-groups").json() == [response.json()]
+
+
+def test_a_delete_whose_first_attempt_took_effect_unseen_succeeds(client: TestClient) -> None:
+    group = client.post("/age-groups", json={"min_age": 1, "max_age": 2}).json()
+    take_effect_then_time_out("DeleteItem")
+
+    response = client.delete(f"/age-groups/{group['age_group_id']}")
+
+    assert response.status_code == 200
+    assert client.get("/age-groups").json() == []
 
 
 @pytest.mark.parametrize("route", ["list", "create", "delete", "get"])
