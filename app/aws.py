@@ -15,12 +15,13 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-# Lambda's time is finite: fail fast and let the client retry, rather than hang until the timeout.
-# Three attempts in all, with the standard mode's jittered backoff and retry quota.
+# Lambda's time is finite: fail fast and let the client retry, rather than hang. Three attempts
+# in all, with the standard mode's jittered backoff and retry quota: a call gives up within about
+# 12 s, which leaves API Gateway's 29 s for the calls of one request in all but the worst case.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=1,
-    read_timeout=3,
+    read_timeout=2,
     tcp_keepalive=True,
     # One process may run many calls at once: uvicorn's worker threads locally, a batch's
     # records in the processor. botocore's default pool of 10 would drop connections.

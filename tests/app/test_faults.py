@@ -245,5 +245,5 @@ def test_clients_retry_in_standard_mode_with_short_timeouts() -> None:
     for client in (get_dynamodb_client(), get_sqs_client()):
         config: Any = client.meta.config
         assert config.retries == {"mode": "standard", "total_max_attempts": 3}
-        assert config.connect_timeout <= 2
-        assert config.read_timeout <= 5
+        # Three attempts of both timeouts, and backoff, fit in API Gateway's 29 s.
+        assert 3 * (config.connect_timeout + config.read_timeout) <= 10
