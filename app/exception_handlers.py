@@ -1,14 +1,13 @@
 """The one place that maps domain errors to HTTP responses."""
 
 import logging
-import re
 import uuid
-from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.routing import Match
 
 from app.errors import (
     AgeNotAllowedError,
@@ -21,6 +20,7 @@ from app.security import ForbiddenError
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class ErrorDetail(BaseModel):
@@ -102,24 +102,21 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-@cache
-def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
-    """Each documented path as a pattern, with the methods it has."""
-    table = []
-    for path, operations in app.openapi()["paths"].items():
-        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path))
-        table.append((re.compile(pattern), frozenset(method.upper() for method in operations)))
-    return table
-
-
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
-    # The router names only the first route that matched the path; list every method it has.
-    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
-    allowed = set().union(*(m for p, m in _path_methods(request.app) if p.fullmatch(path)))
+    # The router names only the methods of the first route that matched the path: ask every
+    # route, as routing would, which methods it takes at this path.
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
     return JSONResponse(
         {"detail": "Method Not Allowed"},
         status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
-        headers={"Allow": ", ".join(sorted(allowed))},
+        headers={"Allow": ", ".join(allowed)},
     )
 
 

@@ -75,10 +75,11 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
 
 
 class StageRootPathMiddleware:
-    """Behind an API Gateway stage, tell the app its public prefix (`/Prod`) for the docs' links.
+    """Behind an API Gateway stage, tell the app its public prefix (`/v1`) for the docs' links.
 
-    REST API events carry the path without the stage, so routing is unchanged; only URLs the app
-    builds for the client (the docs' `openapi.json`) need the prefix.
+    REST API events carry the path without the stage. ASGI wants `path` to include `root_path`,
+    and routing takes the prefix off again, so both get it; URLs the app builds for the client
+    (the docs' `openapi.json`) then carry the stage.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -89,5 +90,6 @@ class StageRootPathMiddleware:
         if scope["type"] == "http" and event and not scope.get("root_path"):
             stage = event.get("requestContext", {}).get("stage")
             if stage:
-                scope = {**scope, "root_path": f"/{stage}"}
+                prefix = f"/{stage}"
+                scope = {**scope, "root_path": prefix, "path": prefix + scope["path"]}
         await self.app(scope, receive, send)

@@ -154,3 +154,21 @@ def test_single_age_group_is_allowed(client: TestClient) -> None:
     response = client.post("/age-groups", json={"min_age": 150, "max_age": 150})
 
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/age-groups", "GET, POST"),
+        ("OPTIONS", "/age-groups", "GET, POST"),
+        ("PATCH", "/age-groups/00000000-0000-4000-8000-000000000000", "DELETE"),
+        ("DELETE", "/enrollments/00000000-0000-4000-8000-000000000000", "GET"),
+    ],
+)
+def test_a_wrong_method_is_405_naming_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed

@@ -80,7 +80,10 @@ def test_the_root_path_behind_the_proxy_is_an_unknown_route() -> None:
 
 
 @pytest.mark.usefixtures("stack")
-def test_docs_behind_a_stage_link_to_the_staged_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stage", ["v1", "enrollments", "age"])
+def test_docs_behind_a_stage_link_to_the_staged_schema_and_routes_still_match(
+    monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
     monkeypatch.setenv("DOCS_ENABLED", "true")
     get_settings.cache_clear()
     from mangum import Mangum
@@ -88,10 +91,22 @@ def test_docs_behind_a_stage_link_to_the_staged_schema(monkeypatch: pytest.Monke
     from app.main import create_app
 
     staged = Mangum(create_app(), lifespan="off")
-    response = staged(rest_event("GET", "/docs"), LambdaContext())
 
-    assert response["statusCode"] == 200
-    assert "'/v1/openapi.json'" in response["body"] or '"/v1/openapi.json"' in response["body"]
-    schema = staged(rest_event("GET", "/openapi.json"), LambdaContext())
-    assert schema["statusCode"] == 200
-    assert "/enrollments" in json.loads(schema["body"])["paths"]
+    def invoke_staged(method: str, path: str) -> dict[str, Any]:
+        event = rest_event(method, path)
+        event["requestContext"]["stage"] = stage
+        response: dict[str, Any] = staged(event, LambdaContext())
+        return response
+
+    docs = invoke_staged("GET", "/docs")
+    assert docs["statusCode"] == 200
+    assert f"'/{stage}/openapi.json'" in docs["body"]
+    schema = invoke_staged("GET", "/openapi.json")
+    assert "/enrollments/{enrollment_id}" in json.loads(schema["body"])["paths"]
+    # A stage named like a resource must not eat the resource's path.
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = invoke_staged("GET", f"/enrollments/{missing}")
+    assert json.loads(response["body"]) == {"detail": f"Enrollment {missing} not found"}
+    assert invoke_staged("GET", "/age-groups")["statusCode"] == 200
+    not_allowed = invoke_staged("PUT", "/age-groups")
+    assert (not_allowed["statusCode"], not_allowed["headers"]["allow"]) == (405, "GET, POST")
