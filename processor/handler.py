@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from app.aws import get_dynamodb_client
 from app.config import get_settings
 from app.errors import NotFoundError
+from app.models.enrollments import Enrollment, EnrollmentStatus
 from app.repositories.enrollments import EnrollmentRepository
 
 logger = logging.getLogger(__name__)
@@ -56,26 +57,30 @@ async def simulate_work(delay: float) -> None:
     await asyncio.sleep(delay)
 
 
-async def mark_processed(enrollment_id: UUID) -> bool:
-    """Mark the enrollment `PROCESSED`, giving a write that is still on its way one more chance.
+async def find_enrollment(repository: EnrollmentRepository, enrollment_id: UUID) -> Enrollment:
+    """The enrollment, giving a write that is still on its way one more chance.
 
     The API publishes the message just before it writes the enrollment, so a message can
     arrive first. Rather than wait a whole visibility timeout, look again a moment later.
     """
-    repository = get_enrollment_repository()
     try:
-        return await asyncio.to_thread(repository.mark_processed, enrollment_id)
+        return await asyncio.to_thread(repository.get, enrollment_id)
     except NotFoundError:
         await asyncio.sleep(NOT_YET_WRITTEN_GRACE_SECONDS)
-        return await asyncio.to_thread(repository.mark_processed, enrollment_id)
+        return await asyncio.to_thread(repository.get, enrollment_id)
 
 
 async def process_record(record: SQSRecord) -> None:
-    """Simulate the work for one enrollment, then mark it `PROCESSED` (idempotently)."""
+    """Do the work for one `PENDING` enrollment, then mark it `PROCESSED` (idempotently)."""
     try:
         enrollment_id = parse_enrollment_id(record.body)
-        await simulate_work(get_settings().processing_delay_seconds)
-        changed = await mark_processed(enrollment_id)
+        repository = get_enrollment_repository()
+        # Redeliveries and unknown ids are settled before the work, which they would waste.
+        enrollment = await find_enrollment(repository, enrollment_id)
+        changed = enrollment.status is EnrollmentStatus.PENDING
+        if changed:
+            await simulate_work(get_settings().processing_delay_seconds)
+            changed = await asyncio.to_thread(repository.mark_processed, enrollment_id)
     except Exception:
         # Reported as a batch item failure, so it is retried and, failing on, dead-lettered.
         logger.exception("Record failed", extra={"message_id": record.message_id})

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 import processor.handler as processor_handler
 from app.config import get_settings
 from app.errors import NotFoundError
+from app.models.enrollments import Enrollment
 from processor.handler import handler
 from tests.conftest import VALID_CPF, load_event
 from tests.lambda_context import LambdaContext
@@ -127,16 +128,16 @@ def test_a_message_that_arrives_before_its_enrollment_is_written_waits_for_it(
 ) -> None:
     enrollment_id = pending()
     repository = processor_handler.get_enrollment_repository()
-    real = repository.mark_processed
+    real = repository.get
     attempts: list[Any] = []
 
-    def written_late(enrollment_id: Any) -> bool:
+    def written_late(enrollment_id: Any) -> Enrollment:
         attempts.append(enrollment_id)
         if len(attempts) == 1:
             raise NotFoundError("Enrollment", enrollment_id)
         return real(enrollment_id)
 
-    monkeypatch.setattr(repository, "mark_processed", written_late)
+    monkeypatch.setattr(repository, "get", written_late)
 
     response = handler(sqs_event(message(enrollment_id)), LambdaContext())
 
@@ -156,6 +157,30 @@ def test_a_redelivered_message_of_a_processed_enrollment_succeeds(
 
     assert response == {"batchItemFailures": []}
     assert client.get(f"/enrollments/{enrollment_id}").json() == first
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["processed", "unknown"])
+def test_no_work_is_done_for_a_processed_or_unknown_enrollment(
+    client: TestClient, pending: Callable[[], str], monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    enrollment_id = pending() if known else str(uuid4())
+    if known:
+        assert handler(sqs_event(message(enrollment_id)), LambdaContext()) == {
+            "batchItemFailures": []
+        }
+    worked: list[float] = []
+
+    async def work(delay: float) -> None:
+        worked.append(delay)
+
+    monkeypatch.setattr(processor_handler, "simulate_work", work)
+    event = sqs_event(message(enrollment_id))
+
+    response = handler(event, LambdaContext())
+
+    assert worked == []
+    expected = [] if known else [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    assert response == {"batchItemFailures": expected}
 
 
 def test_duplicates_in_one_batch_both_succeed(
