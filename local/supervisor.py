@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 API_FUNCTION = "ApiFunction"
 PROCESSOR_FUNCTION = "ProcessorFunction"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# What the API needs to serve real AWS resources without the local stack.
+REAL_AWS_VARIABLES = ("AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "API_KEY")
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
 
@@ -103,11 +105,15 @@ class LocalService:
 
     def start(self) -> None:
         """Start the emulator, create the stack on it, then the API and the poller."""
-        if self.emulator is None and not self.aws_environment().get("ENROLLMENT_QUEUE_URL"):
-            raise RuntimeError(
-                "LOCAL_STACK=false serves the API on existing AWS resources: set "
-                "AGE_GROUPS_TABLE, ENROLLMENTS_TABLE and ENROLLMENT_QUEUE_URL"
-            )
+        if self.emulator is None:
+            # Real tables, reachable from the network: never serve them without a key.
+            env = self.aws_environment()
+            missing = [name for name in REAL_AWS_VARIABLES if not env.get(name)]
+            if missing:
+                raise RuntimeError(
+                    "LOCAL_STACK=false serves the API on existing AWS resources: set "
+                    + ", ".join(missing)
+                )
         if self.emulator is not None:
             self.emulator.start(self.aws_environment(), self._output)
             self.stack = self.provision()

@@ -3,7 +3,7 @@
 import pytest
 
 from local.config import LocalSettings
-from local.supervisor import LocalService
+from local.supervisor import REAL_AWS_VARIABLES, LocalService
 from local.template import Stack, load_template
 
 
@@ -76,13 +76,16 @@ def test_without_a_delay_setting_the_processor_keeps_the_template_value(
     )
 
 
-def test_without_the_local_stack_the_aws_resources_must_be_named(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("missing", REAL_AWS_VARIABLES)
+def test_without_the_local_stack_the_aws_resources_and_a_key_must_be_given(
+    monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    monkeypatch.delenv("ENROLLMENT_QUEUE_URL", raising=False)
+    for name in REAL_AWS_VARIABLES:
+        monkeypatch.setenv(name, "given")
+    monkeypatch.delenv(missing)
     service = LocalService(LocalSettings(local_stack=False))
 
-    with pytest.raises(RuntimeError, match="ENROLLMENT_QUEUE_URL"):
+    with pytest.raises(RuntimeError, match=f"set {missing}$"):
         service.start()
     assert service.emulator is None
     assert service.exited() == []
