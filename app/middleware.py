@@ -23,7 +23,11 @@ async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
 
 
 class BodySizeLimitMiddleware:
-    """Answer `413` to a request body over `max_bytes`, before anything parses it."""
+    """Answer `413` to a request body over `max_bytes`, before anything parses it.
+
+    A declared `Content-Length` over the limit is refused at once; the body itself is counted as
+    it arrives (whatever the header said, or when it is chunked), then handed on whole.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -34,18 +38,18 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         too_large = {"detail": f"Request body exceeds {self.max_bytes} bytes"}
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await _send_json(send, 400, {"detail": "Invalid Content-Length header"})
-            elif int(declared) > self.max_bytes:
-                await _send_json(send, 413, too_large)
-            else:
-                await self.app(scope, receive, send)
+        declared = {value for name, value in scope["headers"] if name == b"content-length"}
+        if len(declared) > 1 or not all(value.isdigit() for value in declared):
+            await _send_json(send, 400, {"detail": "Invalid Content-Length header"})
+            return
+        if declared and int(next(iter(declared))) > self.max_bytes:
+            await _send_json(send, 413, too_large)
             return
 
-        # A chunked body declares no length: read it here, up to the limit, then hand it on.
-        body = await _read_body(receive, self.max_bytes)
+        try:
+            body = await _read_body(receive, self.max_bytes)
+        except _ClientDisconnectedError:
+            return
         if body is None:
             await _send_json(send, 413, too_large)
             return
@@ -57,6 +61,10 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class _ClientDisconnectedError(Exception):
+    pass
+
+
 async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
     """The whole request body, or None as soon as it grows past `max_bytes`."""
     chunks: list[bytes] = []
@@ -64,7 +72,7 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b""  # The client went away; the app will find out on its next receive.
+            raise _ClientDisconnectedError
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:

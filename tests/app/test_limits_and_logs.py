@@ -113,3 +113,32 @@ def test_no_log_line_of_a_whole_enrollment_holds_the_cpf(
         text = json.dumps(vars(record), default=str)
         assert VALID_CPF not in text
         assert formatted not in text
+
+
+def test_a_body_longer_than_its_declared_length_is_still_counted(client: TestClient) -> None:
+    from mangum import Mangum
+
+    from app.main import create_app
+    from tests.conftest import load_event
+    from tests.lambda_context import LambdaContext
+
+    # Behind API Gateway the whole body arrives in the event, whatever the header says.
+    event = load_event("apigw_rest_proxy.json")
+    event["httpMethod"] = "POST"
+    event["body"] = '{"pad": "' + "x" * MAX_BODY_BYTES + '"}'
+    event["headers"] |= {"Content-Type": "application/json", "Content-Length": "20"}
+    event["multiValueHeaders"] |= {"Content-Type": ["application/json"], "Content-Length": ["20"]}
+
+    response = Mangum(create_app(), lifespan="off")(event, LambdaContext())
+
+    assert response["statusCode"] == 413
+
+
+def test_conflicting_content_lengths_are_400(client: TestClient) -> None:
+    response = client.post(
+        "/age-groups",
+        content=b"{}",
+        headers=[("content-length", "2"), ("content-length", "3")],
+    )
+
+    assert response.status_code == 400
