@@ -12,8 +12,9 @@ from app.models.common import REQUEST_CONFIG, Age
 from app.models.cpf import CPF_PATTERN, normalize_cpf
 
 # Not blank: some character is not whitespace. The length counts the name as sent; it is
-# stored trimmed (`str.strip` removes exactly what `\s` matches).
-NAME_PATTERN = r"\S"
+# stored trimmed. Whitespace is spelt out (what `str.isspace` and `str.strip` take) because `\s`
+# means other characters in the schema's regex dialect (ECMA-262) than in Python's.
+NAME_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 _NAME_RE = re.compile(NAME_PATTERN)
 
 

@@ -97,3 +97,20 @@ def test_an_integral_json_number_is_an_integer(client: TestClient) -> None:
 
     assert response.status_code == 202
     assert response.json()["age"] == 22
+
+
+def test_the_name_rule_is_python_whitespace_exactly() -> None:
+    # The schema's pattern and the validator must agree on every character.
+    import re
+    import sys
+
+    from app.models.enrollments import NAME_PATTERN
+
+    pattern = re.compile(NAME_PATTERN)
+    disagree = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (pattern.fullmatch(chr(code)) is None) != chr(code).isspace()
+    ]
+
+    assert disagree == []
