@@ -18,9 +18,9 @@ from bench.common import (
     interleaved,
     median,
     pending_enrollment_item,
-    rest_event,
     run_child,
 )
+from tests.aws_events import rest_event
 
 RUNS = 15
 
@@ -28,8 +28,8 @@ APP_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
 from app.main import handler
-from bench.common import Context
-response = handler(json.loads(sys.argv[1]), Context())
+from tests.aws_events import LambdaContext
+response = handler(json.loads(sys.argv[1]), LambdaContext())
 elapsed = time.perf_counter() - start
 assert response["statusCode"] == 200, response
 print(elapsed)

@@ -1,7 +1,5 @@
 """What the benchmarks share: an emulator with the template's stack, events, statistics."""
 
-import copy
-import json
 import os
 import statistics
 import subprocess
@@ -20,7 +18,6 @@ from local.emulator import Emulator
 from local.template import Stack, load_template, provision
 
 ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "tests" / "events"
 REGION = "us-east-1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -130,49 +127,6 @@ def emulated_stack() -> Iterator[AwsStack]:
         yield aws
     finally:
         emulator.stop()
-
-
-def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event, from the sample the tests use."""
-    event: dict[str, Any] = json.loads((EVENTS / "apigw_rest_proxy.json").read_text())
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-    event["path"] = path
-    event["pathParameters"] = {"proxy": path.lstrip("/")}
-    if body is not None:
-        event["body"] = json.dumps(body)
-        event["headers"]["Content-Type"] = "application/json"
-        event["multiValueHeaders"]["Content-Type"] = ["application/json"]
-    return event
-
-
-def sqs_event(bodies: list[str], queue_arn: str) -> dict[str, Any]:
-    """An SQS event of one record per body, from the sample the tests use."""
-    sample = json.loads((EVENTS / "sqs_event.json").read_text())["Records"][0]
-    records = []
-    for number, body in enumerate(bodies):
-        record = copy.deepcopy(sample)
-        record["messageId"] = f"bench-{number}"
-        record["body"] = body
-        record["eventSourceARN"] = queue_arn
-        records.append(record)
-    return {"Records": records}
-
-
-class Context:
-    """The Lambda context object, as far as the handlers use it."""
-
-    function_name = "bench"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    memory_limit_in_mb = 512
-    aws_request_id = "bench"
-    log_group_name = "/aws/lambda/bench"
-    log_stream_name = "bench"
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def interleaved(runs: int, *measures: Callable[[], float]) -> list[list[float]]:

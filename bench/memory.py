@@ -2,8 +2,9 @@
 
 import json
 
-from bench.common import AwsStack, Figure, run_child, sqs_event
+from bench.common import AwsStack, Figure, run_child
 from local.poller import sqs_function_config
+from tests.aws_events import sqs_event
 
 # This process's own high-water mark (getrusage's ru_maxrss would include the parent's size at
 # fork time, before exec).
@@ -20,9 +21,9 @@ API_PROCESS = (
     + """
 import json, sys
 from app.main import handler
-from bench.common import Context, rest_event
+from tests.aws_events import LambdaContext, rest_event
 for method, path, body in json.loads(sys.argv[1]):
-    response = handler(rest_event(method, path, body), Context())
+    response = handler(rest_event(method, path, body), LambdaContext())
     assert response["statusCode"] < 300, response
 print(peak_mb())
 """
@@ -33,8 +34,8 @@ PROCESSOR_PROCESS = (
     + """
 import json, sys
 from processor.handler import handler
-from bench.common import Context
-assert handler(json.loads(sys.argv[1]), Context()) == {"batchItemFailures": []}
+from tests.aws_events import LambdaContext
+assert handler(json.loads(sys.argv[1]), LambdaContext()) == {"batchItemFailures": []}
 print(peak_mb())
 """
 )
@@ -61,7 +62,7 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     while len(bodies) < 10:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
         bodies += [m["Body"] for m in messages.get("Messages", [])]
-    event = sqs_event(bodies[:10], aws.stack.attributes[("EnrollmentQueue", "Arn")])
+    event = sqs_event(*bodies[:10], queue_arn=aws.stack.attributes[("EnrollmentQueue", "Arn")])
     processor_mb = _peak_mb(PROCESSOR_PROCESS, json.dumps(event), env)
 
     api_memory = aws.template["Resources"]["ApiFunction"]["Properties"]["MemorySize"]

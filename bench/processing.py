@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import httpx
 
-from bench.common import AwsStack, Context, Figure, median, pending_enrollment_item, sqs_event
+from bench.common import AwsStack, Figure, median, pending_enrollment_item
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
 from local.supervisor import LocalService
+from tests.aws_events import LambdaContext, sqs_event
 
 DELAY_SECONDS = 2.0
 BATCH_RUNS = 3
@@ -46,10 +47,13 @@ def _batch_seconds(aws: AwsStack, ids: list[str], one_at_a_time: bool) -> float:
 
     arn = aws.stack.attributes[("EnrollmentQueue", "Arn")]
     bodies = [json.dumps({"enrollment_id": i}) for i in ids]
-    events = [sqs_event([b], arn) for b in bodies] if one_at_a_time else [sqs_event(bodies, arn)]
+    if one_at_a_time:
+        events = [sqs_event(body, queue_arn=arn) for body in bodies]
+    else:
+        events = [sqs_event(*bodies, queue_arn=arn)]
     start = time.perf_counter()
     for event in events:
-        assert handler(event, Context()) == {"batchItemFailures": []}
+        assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     return time.perf_counter() - start
 
 

@@ -14,14 +14,13 @@ from typing import Any
 
 from bench.common import (
     AwsStack,
-    Context,
     Figure,
     age_group_item,
     interleaved,
     median,
     pending_enrollment_item,
-    rest_event,
 )
+from tests.aws_events import LambdaContext, rest_event
 
 RUNS = 150
 WARMUP = 20
@@ -35,7 +34,7 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
 
     settings = get_settings()
     dynamodb, sqs = get_dynamodb_client(), get_sqs_client()
-    context = Context()
+    context = LambdaContext()
 
     def call(method: str, path: str, body: Any = None, expect: int = 200) -> dict[str, Any]:
         response = handler(rest_event(method, path, body), context)

@@ -1,8 +1,6 @@
 """Fixtures: an emulated AWS account with the template's tables and queues, and the app on it."""
 
-import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,10 +12,10 @@ import processor.handler
 from app.aws import get_dynamodb_client, get_sqs_client
 from app.config import get_settings
 from app.main import create_app
+from local.poller import sqs_record
 from local.template import Stack, load_template, provision
 from processor.handler import get_enrollment_repository
 
-EVENTS = Path(__file__).parent / "events"
 VALID_CPF = "52998224725"
 API_KEY = "test-key"
 
@@ -79,10 +77,10 @@ def age_group(client: TestClient) -> Callable[[int, int], dict[str, Any]]:
     return create
 
 
-def load_event(name: str) -> dict[str, Any]:
-    """A sample event from `tests/events/`, as AWS sends it."""
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return event
+def queued_event(stack: Stack) -> dict[str, Any]:
+    """The messages now on the enrollment queue, as the SQS event Lambda would deliver."""
+    arn = stack.attributes[("EnrollmentQueue", "Arn")]
+    return {"Records": [sqs_record(m, arn, "us-east-1") for m in queued_messages(stack)]}  # type: ignore[arg-type]
 
 
 def queued_messages(stack: Stack, queue_id: str = "EnrollmentQueue") -> list[dict[str, Any]]:

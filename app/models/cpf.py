@@ -6,7 +6,8 @@ CPF_PATTERN = r"^([0-9]{11}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})$"
 _CPF_RE = re.compile(CPF_PATTERN)
 
 
-def _check_digit(digits: str) -> int:
+def check_digit(digits: str) -> int:
+    """The check digit that follows `digits` (the first nine, then the first ten)."""
     weights = range(len(digits) + 1, 1, -1)
     remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) * 10 % 11
     return 0 if remainder == 10 else remainder
@@ -19,8 +20,8 @@ def normalize_cpf(value: str) -> str:
     digits = value.replace(".", "").replace("-", "")
     if digits == digits[0] * 11:
         raise ValueError("CPF must not be a single repeated digit")
-    first = _check_digit(digits[:9])
-    second = _check_digit(digits[:9] + str(first))
+    first = check_digit(digits[:9])
+    second = check_digit(digits[:9] + str(first))
     if digits[9:] != f"{first}{second}":
         raise ValueError("CPF check digits do not match")
     return digits

@@ -27,8 +27,8 @@ from tests.app.faults import (
     throttled_response,
     unavailable,
 )
-from tests.conftest import VALID_CPF, queued_messages
-from tests.lambda_context import LambdaContext
+from tests.aws_events import LambdaContext
+from tests.conftest import VALID_CPF, queued_event, queued_messages
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
 
@@ -106,22 +106,12 @@ def test_a_message_whose_write_failed_is_never_marked_processed(
 ) -> None:
     fail(WRITE, "throttled")
     assert client.post("/enrollments", json=ENROLLMENT).status_code == 503
-    [orphan] = queued_messages(stack)
-    record = {
-        "messageId": orphan["MessageId"],
-        "receiptHandle": orphan["ReceiptHandle"],
-        "body": orphan["Body"],
-        "attributes": orphan["Attributes"],
-        "messageAttributes": {},
-        "md5OfBody": orphan["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": stack.attributes[("EnrollmentQueue", "Arn")],
-        "awsRegion": "us-east-1",
-    }
+    event = queued_event(stack)
+    [orphan] = event["Records"]
 
-    response = process({"Records": [record]}, LambdaContext())
+    response = process(event, LambdaContext())
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": orphan["MessageId"]}]}
+    assert response == {"batchItemFailures": [{"itemIdentifier": orphan["messageId"]}]}
     assert stored_ids() == set()
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from app.config import get_settings
-from tests.conftest import VALID_CPF, load_event
-from tests.lambda_context import LambdaContext
+from tests.aws_events import LambdaContext, rest_event
+from tests.conftest import VALID_CPF
 
 
 @pytest.fixture(autouse=True)
@@ -23,19 +23,6 @@ def event_loop_as_on_lambda() -> Iterator[None]:
     yield
     asyncio.set_event_loop(None)
     loop.close()
-
-
-def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    event = load_event("apigw_rest_proxy.json")
-    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-    event["path"] = path
-    event["pathParameters"] = {"proxy": path.lstrip("/")}
-    event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
-    if body is not None:
-        event["body"] = json.dumps(body)
-        event["headers"]["Content-Type"] = "application/json"
-        event["multiValueHeaders"]["Content-Type"] = ["application/json"]
-    return event
 
 
 def invoke(method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from app.middleware import MAX_BODY_BYTES
 from local.template import Stack
 from processor.handler import handler as process
-from tests.conftest import VALID_CPF, queued_messages
-from tests.lambda_context import LambdaContext
+from tests.aws_events import LambdaContext
+from tests.conftest import VALID_CPF, queued_event
 
 
 def test_a_body_over_the_limit_is_413_and_never_parsed(
@@ -86,22 +86,8 @@ def test_no_log_line_of_a_whole_enrollment_holds_the_cpf(
         age_group(0, 150)
         created = client.post("/enrollments", json={"name": "Ana", "age": 9, "cpf": formatted})
         refused = client.post("/enrollments", json={"name": "Ana", "age": 200, "cpf": VALID_CPF})
-        [message] = queued_messages(stack)
-        event = {
-            "Records": [
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": message["Attributes"],
-                    "messageAttributes": {},
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": stack.attributes[("EnrollmentQueue", "Arn")],
-                    "awsRegion": "us-east-1",
-                }
-            ]
-        }
+        event = queued_event(stack)
+        assert len(event["Records"]) == 1
         processed = process(event, LambdaContext())
 
     assert (created.status_code, refused.status_code) == (202, 422)
@@ -119,8 +105,7 @@ def test_a_body_longer_than_its_declared_length_is_still_counted(client: TestCli
     from mangum import Mangum
 
     from app.main import create_app
-    from tests.conftest import load_event
-    from tests.lambda_context import LambdaContext
+    from tests.aws_events import LambdaContext, load_event
 
     # Behind API Gateway the whole body arrives in the event, whatever the header says.
     event = load_event("apigw_rest_proxy.json")

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from local.poller import EventSourceMapping, FunctionConfig, sqs_function_config
 from local.template import Stack, load_template
-from tests.conftest import load_event
+from tests.aws_events import load_event
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

@@ -1,7 +1,6 @@
 """The processor, invoked with SQS events in the shape Lambda sends."""
 
 import asyncio
-import copy
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,19 +15,8 @@ from app.config import get_settings
 from app.errors import NotFoundError
 from app.models.enrollments import Enrollment
 from processor.handler import handler
-from tests.conftest import VALID_CPF, load_event
-from tests.lambda_context import LambdaContext
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    template = load_event("sqs_event.json")["Records"][0]
-    records = []
-    for body in bodies:
-        record = copy.deepcopy(template)
-        record["messageId"] = str(uuid4())
-        record["body"] = body
-        records.append(record)
-    return {"Records": records}
+from tests.aws_events import LambdaContext, load_event, sqs_event
+from tests.conftest import VALID_CPF
 
 
 def message(enrollment_id: str) -> str:
