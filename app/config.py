@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     # When set, the app itself checks `x-api-key` (local runs); on AWS, API Gateway checks it.
     api_key: SecretStr | None = None
     docs_enabled: bool = False
+    # The metrics' `service` dimension; the template sets the stack's name.
+    service_name: str = "enrollment-service"
 
 
 @lru_cache

@@ -1,7 +1,6 @@
 """The one place that maps domain errors to HTTP responses."""
 
 import logging
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -15,6 +14,7 @@ from app.errors import (
     DependencyUnavailableError,
     NotFoundError,
 )
+from app.middleware import REQUEST_ID_HEADER, resolve_request_id
 from app.security import ForbiddenError
 
 logger = logging.getLogger(__name__)
@@ -65,10 +65,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def request_id(request: Request) -> str:
-    """API Gateway's id of this request, or a new one when not behind API Gateway."""
-    event = request.scope.get("aws.event") or {}
-    found = event.get("requestContext", {}).get("requestId")
-    return str(found) if found else str(uuid.uuid4())
+    """The id `RequestIdMiddleware` gave this request."""
+    found = request.scope.get("state", {}).get("request_id")
+    return str(found) if found else resolve_request_id(request.scope)
 
 
 async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
@@ -85,7 +84,7 @@ async def _age_not_allowed(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("Dependency unavailable: %s", exc, extra={"request_id": request_id(request)})
+    logger.warning("Dependency unavailable: %s", exc)
     return JSONResponse(
         {"detail": f"{exc}, please retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -95,10 +94,12 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
     rid = request_id(request)
-    logger.error("Unhandled error", exc_info=exc, extra={"request_id": rid})
+    logger.error("Unhandled error", exc_info=exc)
+    # Answered by Starlette's error middleware, outside the one that sets the header.
     return JSONResponse(
         {"detail": "Internal server error", "request_id": rid},
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        headers={REQUEST_ID_HEADER: rid},
     )
 
 

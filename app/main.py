@@ -5,7 +5,8 @@ from mangum import Mangum
 
 from app.config import get_settings
 from app.exception_handlers import COMMON_RESPONSES, register_exception_handlers
-from app.middleware import BodySizeLimitMiddleware, StageRootPathMiddleware
+from app.logs import install_log_context
+from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, StageRootPathMiddleware
 from app.routers import age_groups, enrollments
 from app.security import require_api_key
 
@@ -29,8 +30,12 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware)
     if docs:
         app.add_middleware(StageRootPathMiddleware)
+    # Added last, so outermost: even a 400 or 413 from the body limit carries the request id.
+    app.add_middleware(RequestIdMiddleware)
     return app
 
+
+install_log_context()
 
 app = create_app()
 handler = Mangum(app, lifespan="off")

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from app.errors import AgeNotAllowedError
+from app.metrics import Metric, emit
 from app.models.cpf import mask_cpf
 from app.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
 from app.queue import EnrollmentQueue
@@ -28,6 +29,7 @@ def request_enrollment(
     `PENDING` with no message to process it, and an accepted one always has its message.
     """
     if not any(group.admits(new.age) for group in age_groups.list()):
+        emit(Metric.ENROLLMENT_REJECTED)
         raise AgeNotAllowedError(new.age)
     now = datetime.now(UTC)
     enrollment = Enrollment(
@@ -41,6 +43,7 @@ def request_enrollment(
     )
     queue.publish(enrollment.enrollment_id)
     enrollments.create(enrollment)
+    emit(Metric.ENROLLMENT_REQUESTED)
     logger.info(
         "Enrollment accepted",
         extra={"enrollment_id": str(enrollment.enrollment_id), "cpf": mask_cpf(enrollment.cpf)},

@@ -10,16 +10,32 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from app.logs import CONTEXT_FIELDS
+
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(component)-9s %(name)s: %(message)s"
 LOG_DATE_FORMAT = "%H:%M:%S"
 
 
+class ContextFormatter(logging.Formatter):
+    """Plain lines, ending with the ids a record carries (`request_id=...`), as Lambda's JSON
+    lines carry them as fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = [f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if name in vars(record)]
+        if not ids:
+            return line
+        # After the message's first line: a traceback keeps its lines below.
+        first, newline, rest = line.partition("\n")
+        return f"{first} [{' '.join(ids)}]{newline}{rest}"
+
+
 def configure_logging(component: str, level: int = logging.INFO) -> None:
     """Log plain lines to stderr, each naming the component (`api`, `poller`...) it comes from."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+    handler.setFormatter(ContextFormatter(LOG_FORMAT, LOG_DATE_FORMAT))
 
     def add_component(record: logging.LogRecord) -> bool:
         record.component = component
@@ -51,14 +67,26 @@ def spawn(
     args: Sequence[str],
     env: Mapping[str, str],
     output: IO[str] | None = None,
+    pipe_stdout: bool = False,
 ) -> "subprocess.Popen[str]":
     """Run `python -m module args` in its own process group, so a Ctrl-C reaches only the
-    supervisor, which then stops its children in order."""
+    supervisor, which then stops its children in order.
+
+    Its log (stderr) goes to `output`, or this process's stderr. With `pipe_stdout`, its stdout is
+    for the caller to read, line by line as it is printed.
+    """
+    if pipe_stdout:
+        stdout: IO[str] | int | None = subprocess.PIPE
+        stderr: IO[str] | int | None = output
+        env = {**env, "PYTHONUNBUFFERED": "1"}
+    else:
+        stdout = output
+        stderr = subprocess.STDOUT if output is not None else None
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", module, *args],
         env=dict(env),
-        stdout=output,
-        stderr=subprocess.STDOUT if output is not None else None,
+        stdout=stdout,
+        stderr=stderr,
         text=True,
         process_group=0,
     )

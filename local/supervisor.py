@@ -8,15 +8,21 @@ and started on its own, as Lambda's event source mapping can be disabled and ena
 import logging
 import signal
 import subprocess
-from typing import IO, Any
+import sys
+import threading
+from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 
+from local.activity import Activity
 from local.config import CREDENTIAL_VARIABLES, LocalSettings, inherited_environment
 from local.emulator import Emulator, wait_until_serving
 from local.poller import sqs_function_config
 from local.process import spawn, stop
 from local.template import Stack, load_template, provision
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,8 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loca
 REAL_AWS_VARIABLES = ("AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "API_KEY")
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
+# How often the activity summary is logged, while there is activity.
+SUMMARY_INTERVAL_SECONDS = 5
 
 
 class LocalService:
@@ -44,6 +52,11 @@ class LocalService:
         self._output = output
         self._api: subprocess.Popen[str] | None = None
         self._poller: subprocess.Popen[str] | None = None
+        # The functions' metrics, read from their stdout, and the summary they make.
+        self.activity = Activity()
+        self._sqs: SQSClient | None = None
+        self._stopping = threading.Event()
+        self._summarizer: threading.Thread | None = None
 
     @property
     def api_url(self) -> str:
@@ -88,7 +101,7 @@ class LocalService:
             region_name=self.settings.region,
         )
         endpoint = env["AWS_ENDPOINT_URL"]
-        sqs = session.client("sqs", endpoint_url=endpoint)
+        sqs = self._sqs = session.client("sqs", endpoint_url=endpoint)
         stack = provision(
             self.template,
             session.client("dynamodb", endpoint_url=endpoint),
@@ -124,10 +137,54 @@ class LocalService:
         if self.emulator is not None:
             env["API_KEY"] = self.settings.api_key
         args = ["--host", self.settings.host, "--port", str(self.settings.port)]
-        self._api = spawn("local.api", args, env, self._output)
+        self._api = self._spawn_function("local.api", args, env)
         if self.stack is not None:
             self.start_poller()
         wait_until_serving(f"{self.api_url}/docs", timeout=60, process=self._api)
+        self._summarizer = threading.Thread(target=self._summarize, name="summary", daemon=True)
+        self._summarizer.start()
+
+    def _spawn_function(
+        self, module: str, args: list[str], env: dict[str, str]
+    ) -> "subprocess.Popen[str]":
+        """Start a function's process; its metrics (stdout) go to `activity`, the rest through."""
+        process = spawn(module, args, env, self._output, pipe_stdout=True)
+        stdout = process.stdout
+        assert stdout is not None, "piped above"
+        threading.Thread(
+            target=self._read_metrics, args=(stdout,), name=f"{module} stdout", daemon=True
+        ).start()
+        return process
+
+    def _read_metrics(self, stdout: IO[str]) -> None:
+        sink = self._output or sys.stdout
+        with stdout:
+            for line in stdout:
+                if not self.activity.observe(line):
+                    sink.write(line)
+                    sink.flush()
+
+    def pending(self) -> int | None:
+        """Messages on the enrollment queue, waiting or in flight; None if it cannot be read."""
+        if self._sqs is None or self.stack is None:
+            return None
+        try:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+        except Exception:  # the emulator stopping, or busy: the line says "?"
+            return None
+        return sum(int(value) for value in attributes.values())
+
+    def _summarize(self) -> None:
+        while not self._stopping.wait(SUMMARY_INTERVAL_SECONDS):
+            line = self.activity.summary(self.pending())
+            if line is not None:
+                logger.info(line)
 
     @property
     def queue_url(self) -> str:
@@ -142,7 +199,7 @@ class LocalService:
             return
         env = self.function_environment(PROCESSOR_FUNCTION)
         args = ["--queue-url", self.queue_url, "--function", PROCESSOR_FUNCTION]
-        self._poller = spawn("local.poller", args, env, self._output)
+        self._poller = self._spawn_function("local.poller", args, env)
 
     def stop_poller(self, kill: bool = False) -> None:
         """Stop the poller once its invocations in progress are done, or at once with `kill`.
@@ -169,6 +226,9 @@ class LocalService:
 
     def stop(self) -> None:
         """Stop the poller and the API, then the emulator they use; all are reaped."""
+        self._stopping.set()
+        if self._summarizer is not None:
+            self._summarizer.join()
         children = [child for child in (self._poller, self._api) if child is not None]
         for child in children:
             if child.poll() is None:

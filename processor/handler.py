@@ -1,18 +1,24 @@
 """The SQS-triggered Lambda that processes enrollments.
 
-Each record carries `{"enrollment_id": "<uuid>"}`. The records of a batch are processed
-concurrently, so a batch costs about one processing delay, not one per record. Only the records
-that fail are reported back (`batchItemFailures`), so only those are retried; after the queue's
+Each record carries `{"enrollment_id": "<uuid>"}`, and the id of the request that published it
+as its `request_id` message attribute. The records of a batch are processed concurrently, so a
+batch costs about one processing delay, not one per record. Only the records that fail are
+reported back (`batchItemFailures`), so only those are retried; after the queue's
 `maxReceiveCount` they move to the dead-letter queue.
+
+Each record's log lines carry its request id, enrollment id and message id. Its metrics
+(`app.metrics.Metric`) are printed once per invocation, in CloudWatch's embedded metric format.
 """
 
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
@@ -24,10 +30,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from app.aws import get_dynamodb_client
 from app.config import get_settings
 from app.errors import NotFoundError
+from app.logs import bind, install_log_context
+from app.metrics import NAMESPACE, UNITS, Metric
 from app.models.enrollments import Enrollment, EnrollmentStatus
+from app.queue import REQUEST_ID_ATTRIBUTE
 from app.repositories.enrollments import EnrollmentRepository
 
 logger = logging.getLogger(__name__)
+install_log_context()
 
 # How long a message may wait for its enrollment's write (which follows the publish by a few ms).
 NOT_YET_WRITTEN_GRACE_SECONDS = 1.0
@@ -70,10 +80,25 @@ async def find_enrollment(repository: EnrollmentRepository, enrollment_id: UUID)
         return await asyncio.to_thread(repository.get, enrollment_id)
 
 
-async def process_record(record: SQSRecord) -> None:
+def request_id_of(record: SQSRecord) -> str | None:
+    """The id of the request that published the record's message, if it carries one."""
+    attribute = record.message_attributes[REQUEST_ID_ATTRIBUTE]
+    return attribute.string_value if attribute is not None else None
+
+
+def add_metric(metrics: EphemeralMetrics, metric: Metric, value: float = 1) -> None:
+    """Add a value to one of the service's metrics, in its unit."""
+    metrics.add_metric(name=metric, unit=MetricUnit(UNITS[metric]), value=value)
+
+
+async def process_record(record: SQSRecord, metrics: EphemeralMetrics) -> None:
     """Do the work for one `PENDING` enrollment, then mark it `PROCESSED` (idempotently)."""
+    # Each record runs in its own asyncio task: the ids bound here are this record's alone.
+    request_id = request_id_of(record)
+    bind(message_id=record.message_id, **({"request_id": request_id} if request_id else {}))
     try:
         enrollment_id = parse_enrollment_id(record.body)
+        bind(enrollment_id=str(enrollment_id))
         repository = get_enrollment_repository()
         # Redeliveries and unknown ids are settled before the work, which they would waste.
         enrollment = await find_enrollment(repository, enrollment_id)
@@ -83,20 +108,34 @@ async def process_record(record: SQSRecord) -> None:
             changed = await asyncio.to_thread(repository.mark_processed, enrollment_id)
     except Exception:
         # Reported as a batch item failure, so it is retried and, failing on, dead-lettered.
-        logger.exception("Record failed", extra={"message_id": record.message_id})
+        add_metric(metrics, Metric.RECORD_FAILED)
+        logger.exception("Record failed")
         raise
-    logger.info(
-        "Enrollment processed" if changed else "Enrollment was already processed",
-        extra={"enrollment_id": str(enrollment_id), "message_id": record.message_id},
-    )
+    if changed:
+        lag = datetime.now(UTC) - enrollment.created_at
+        add_metric(metrics, Metric.ENROLLMENT_PROCESSED)
+        add_metric(metrics, Metric.PROCESSING_LAG, lag.total_seconds() * 1000)
+    logger.info("Enrollment processed" if changed else "Enrollment was already processed")
 
 
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """Lambda entry point for the SQS event source mapping."""
-    # A processor per invocation: it holds the batch's results, and the local event source
-    # mapping may run several invocations at once in one process. It reports every failed
-    # record instead of raising when all fail: to Lambda both mean the same.
+    # Metrics and a batch processor per invocation: they hold this batch's results, and the
+    # local event source mapping may run several invocations at once in one process.
+    # (Powertools' `Metrics` shares one set across instances; `EphemeralMetrics` does not.)
+    metrics = EphemeralMetrics(namespace=NAMESPACE, service=get_settings().service_name)
+
+    async def record_handler(record: SQSRecord) -> None:
+        await process_record(record, metrics)
+
+    # It reports every failed record instead of raising when all fail: to Lambda both mean the
+    # same.
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return async_process_partial_response(
-        event=event, record_handler=process_record, processor=processor, context=context
-    )
+    try:
+        return async_process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        # An invocation whose records were all redeliveries has nothing to report.
+        if metrics.metric_set:
+            metrics.flush_metrics()
