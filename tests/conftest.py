@@ -89,7 +89,10 @@ def queued_messages(stack: Stack, queue_id: str = "EnrollmentQueue") -> list[dic
     messages: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(
-            QueueUrl=stack.refs[queue_id], MaxNumberOfMessages=10, AttributeNames=["All"]
+            QueueUrl=stack.refs[queue_id],
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not batch:
             return messages
