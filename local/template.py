@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+# What `!Ref AWS::StackName` is locally: the settings' default service name, as deployed.
+LOCAL_STACK_NAME = "enrollment-service"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -57,11 +59,14 @@ class Stack:
 
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    name: str = LOCAL_STACK_NAME
 
     def resolve(self, value: Any) -> str:
         """The value of a template property that is a string, `!Ref` or `!GetAtt`."""
         if isinstance(value, str):
             return value
+        if value.get("Ref") == "AWS::StackName":
+            return self.name
         if "Ref" in value:
             return self.refs[value["Ref"]]
         logical_id, attribute = value["Fn::GetAtt"]

@@ -115,12 +115,18 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
         (
             "ApiFunction",
             "app.main.handler",
-            {"AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "DOCS_ENABLED"},
+            {
+                "AGE_GROUPS_TABLE",
+                "ENROLLMENTS_TABLE",
+                "ENROLLMENT_QUEUE_URL",
+                "DOCS_ENABLED",
+                "SERVICE_NAME",
+            },
         ),
         (
             "ProcessorFunction",
             "processor.handler.handler",
-            {"ENROLLMENTS_TABLE", "PROCESSING_DELAY_SECONDS"},
+            {"ENROLLMENTS_TABLE", "PROCESSING_DELAY_SECONDS", "SERVICE_NAME"},
         ),
     ],
 )
@@ -197,7 +203,7 @@ def test_both_queues_are_encrypted_at_rest(cfn: dict[str, Any]) -> None:
 
 
 def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, Any]) -> None:
-    _, alarm = one(resources_of_type(cfn, "AWS::CloudWatch::Alarm"))
+    alarm = props(cfn, "EnrollmentDeadLetterQueueAlarm")
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"] == [
