@@ -2,11 +2,13 @@
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 from local.config import DEFAULT_API_KEY
+from local.supervisor import SUMMARY_INTERVAL_SECONDS
 from local.template import load_template
 from tests.conftest import VALID_CPF
 
@@ -212,6 +215,60 @@ def test_an_enrollment_is_pending_then_processed(api: httpx.Client) -> None:
     enrollment_id = response.json()["enrollment_id"]
     assert status_of(api, enrollment_id) == "PENDING"
     assert eventually(lambda: status_of(api, enrollment_id) == "PROCESSED", PROCESSED_WITHIN)
+
+
+def test_one_request_id_goes_from_the_answer_to_the_processors_log_line(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    request_id = f"e2e-{uuid.uuid4()}"
+
+    response = api.post(
+        "/enrollments",
+        json={"name": "Maria da Silva", "age": 22, "cpf": VALID_CPF},
+        headers={"x-request-id": request_id},
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.headers["x-request-id"] == request_id
+    enrollment_id = response.json()["enrollment_id"]
+    tag = f"request_id={request_id} enrollment_id={enrollment_id}"
+
+    def logged(component: str, message: str) -> bool:
+        return any(
+            f" {component} " in line and f"{message} [{tag}" in line
+            for line in running.output().splitlines()
+        )
+
+    assert logged("api", "Enrollment accepted"), running.output()
+    # The poller's process learns the request id only from the message's attribute.
+    assert eventually(lambda: logged("poller", "Enrollment processed"), PROCESSED_WITHIN), (
+        running.output()
+    )
+    (line,) = [
+        line for line in running.output().splitlines() if f"Enrollment processed [{tag}" in line
+    ]
+    assert re.search(r"message_id=[0-9a-f-]{36}\]$", line), line
+
+
+def test_activity_is_summed_up_from_the_functions_metrics(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    before = summaries(running.output())
+    assert enroll(api).status_code == 202
+    assert enroll(api, age=150).status_code == 400
+
+    def summed_up() -> bool:
+        return len(summaries(running.output())) > len(before)
+
+    assert eventually(summed_up, SUMMARY_INTERVAL_SECONDS + PROCESSED_WITHIN), running.output()
+    last = summaries(running.output())[-1]
+    assert re.search(r"\d+ accepted, [1-9]\d* rejected, \d+ processed, \d+ pending", last), last
+    # The metric lines themselves are read, not shown.
+    assert '"_aws"' not in running.output()
+
+
+def summaries(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "local.supervisor: Enrollments:" in line]
 
 
 def test_an_age_outside_every_group_is_refused(api: httpx.Client) -> None:
