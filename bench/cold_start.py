@@ -56,6 +56,34 @@ print(elapsed)
 """
 
 
+# What the API's metrics cost at import, in a process that has imported everything else of the
+# app: its own EMF emitter (app.metrics), against Powertools Metrics, which it does not bundle.
+METRICS_IMPORT_PROCESS = """
+import sys, time
+sys.modules.pop("app.metrics", None)
+import app.config, app.logs
+start = time.perf_counter()
+import app.metrics
+own = time.perf_counter() - start
+import fastapi, pydantic, botocore.session, mangum
+start = time.perf_counter()
+from aws_lambda_powertools.metrics import EphemeralMetrics
+powertools = time.perf_counter() - start
+print(own * 1000, powertools * 1000)
+"""
+METRICS_IMPORT_RUNS = 7
+
+
+def metrics_import_costs(env: dict[str, str]) -> tuple[float, float]:
+    """Median ms to import the API's EMF emitter, and Powertools Metrics, in fresh processes."""
+    own, powertools = [], []
+    for _ in range(METRICS_IMPORT_RUNS):
+        first, second = map(float, run_child(METRICS_IMPORT_PROCESS, "", env).split())
+        own.append(first)
+        powertools.append(second)
+    return median(own), median(powertools)
+
+
 def seed_enrollment(aws: AwsStack) -> str:
     """Write one enrollment straight to the table; return its id."""
     enrollment_id = str(uuid.uuid4())
@@ -114,5 +142,10 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         "import app.main by package (self ms): "
         + ", ".join(f"{name} {ms:.0f}" for name, ms in top_imports(env)),
     ]
+    own, powertools = metrics_import_costs(env)
+    notes.append(
+        f"metrics at import: the API's EMF emitter {own:.1f} ms; Powertools Metrics would add "
+        f"{powertools:.0f} ms (median of {METRICS_IMPORT_RUNS} fresh processes)"
+    )
     figure = Figure("Cold start: import + first GET", median(app), median(floor), "ms", 1.5)
     return [figure], notes
