@@ -64,6 +64,10 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         sqs.send_message(
             QueueUrl=settings.enrollment_queue_url,
             MessageBody=json.dumps({"enrollment_id": new_id}),
+            # The app's message carries the request id: the same call, the same work for SQS.
+            MessageAttributes={
+                "request_id": {"DataType": "String", "StringValue": str(uuid.uuid4())}
+            },
         )
         dynamodb.put_item(
             TableName=settings.enrollments_table,
