@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from app.metrics import Metric
 from local.emulator import Emulator
 from local.template import load_template, provision
+from tests.emf import emf_documents, service_metrics
 from tests.infra.conftest import ROOT
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction")
@@ -217,7 +219,10 @@ def run_from_artifact(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    output: dict[str, Any] = json.loads(result.stdout)
+    # The result is the last line; the handlers print their metrics (EMF) before it.
+    *printed, last = result.stdout.splitlines()
+    output: dict[str, Any] = json.loads(last)
+    output["metrics"] = service_metrics(emf_documents("\n".join(printed)))
     for name, file in output["files"].items():
         assert Path(file).is_relative_to(artifact), (name, file)
     return output
@@ -265,6 +270,7 @@ def test_both_handlers_call_aws_from_their_artifacts(
     )
     statuses = [response["statusCode"] for response in api["responses"]]
     assert statuses == [201, 202]
+    assert api["metrics"] == {Metric.ENROLLMENT_REQUESTED: [1]}
     enrollment_id = json.loads(api["responses"][1]["body"])["enrollment_id"]
     record = json.loads((ROOT / "tests" / "events" / "sqs_event.json").read_text())
     record["Records"][0]["body"] = json.dumps({"enrollment_id": enrollment_id})
@@ -274,6 +280,7 @@ def test_both_handlers_call_aws_from_their_artifacts(
     )
 
     assert processor["responses"] == [{"batchItemFailures": []}]
+    assert processor["metrics"][Metric.ENROLLMENT_PROCESSED] == [1]
     check = run_from_artifact(
         local_build / "ApiFunction",
         ["app.main"],
