@@ -86,6 +86,27 @@ def test_every_answer_carries_its_request_id(
         assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
+def test_an_unexpected_bug_is_answered_and_logged_with_its_request_id(
+    lenient_client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.repositories.age_groups import AgeGroupRepository
+
+    def broken(self: AgeGroupRepository) -> None:
+        raise ZeroDivisionError
+
+    # Not a domain error: Starlette's outermost error middleware answers it.
+    monkeypatch.setattr(AgeGroupRepository, "list", broken)
+
+    with caplog.at_level(logging.ERROR):
+        response = lenient_client.get("/age-groups", headers={"x-request-id": "bug-1"})
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "bug-1"
+    assert response.json()["request_id"] == "bug-1"
+    (line,) = [r for r in caplog.records if r.getMessage() == "Unhandled error"]
+    assert vars(line)["request_id"] == "bug-1"
+
+
 def test_a_forbidden_answer_carries_its_request_id(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
