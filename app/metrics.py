@@ -9,6 +9,7 @@ and its tests compare them with `Metric`.
 """
 
 import json
+import sys
 import time
 from collections.abc import Mapping
 from enum import StrEnum
@@ -66,4 +67,7 @@ def emit(metric: Metric, value: float = 1) -> None:
     request_id = current_request_id()
     properties = {"request_id": request_id} if request_id else {}
     document = emf_document({metric: value}, get_settings().service_name, properties)
-    print(json.dumps(document, separators=(",", ":")), flush=True)
+    # One write, newline included: `print` writes the newline apart, and the lines of requests
+    # served at once in one process (locally, uvicorn's threads) would run together.
+    sys.stdout.write(json.dumps(document, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

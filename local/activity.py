@@ -10,7 +10,6 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from app.metrics import NAMESPACE, Metric
 
@@ -22,23 +21,31 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def emf_values(line: str) -> dict[str, list[float]] | None:
-    """The values of the service's metrics in one EMF line; None if it is not one."""
+    """The values of the service's metrics in one line of EMF documents; None if it is not one.
+
+    A line may hold several documents: Powertools prints a document and its newline in two
+    writes, so the documents of invocations running at once in one process can run together.
+    """
+    line = line.strip()
     if not line.startswith("{"):
         return None
-    try:
-        document: dict[str, Any] = json.loads(line)
-        directives = document["_aws"]["CloudWatchMetrics"]
-    except (ValueError, KeyError, TypeError):
-        return None
+    decoder = json.JSONDecoder()
     values: dict[str, list[float]] = {}
-    for directive in directives:
-        if directive.get("Namespace") != NAMESPACE:
-            continue
-        for definition in directive["Metrics"]:
-            value = document[definition["Name"]]
-            values.setdefault(definition["Name"], []).extend(
-                value if isinstance(value, list) else [value]
-            )
+    position = 0
+    while position < len(line):
+        try:
+            document, position = decoder.raw_decode(line, position)
+            directives = document["_aws"]["CloudWatchMetrics"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        for directive in directives:
+            if directive.get("Namespace") != NAMESPACE:
+                continue
+            for definition in directive["Metrics"]:
+                value = document[definition["Name"]]
+                values.setdefault(definition["Name"], []).extend(
+                    value if isinstance(value, list) else [value]
+                )
     return values
 
 

@@ -160,7 +160,8 @@ class LocalService:
         sink = self._output or sys.stdout
         with stdout:
             for line in stdout:
-                if not self.activity.observe(line):
+                # Blank lines are the newlines of metric lines that ran together (`activity`).
+                if line.strip() and not self.activity.observe(line):
                     sink.write(line)
                     sink.flush()
 

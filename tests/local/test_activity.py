@@ -42,6 +42,19 @@ def test_the_summary_counts_the_metrics_and_takes_the_lags_since_the_last_line()
     )
 
 
+def test_documents_printed_at_once_by_concurrent_invocations_are_all_counted() -> None:
+    activity = Activity()
+    requested = emf_line({Metric.ENROLLMENT_REQUESTED: 1})
+
+    assert activity.observe(requested + requested + powertools_line({Metric.RECORD_FAILED: [1]}))
+
+    line = activity.summary(pending=0)
+    assert line is not None
+    assert line.startswith("Enrollments: 2 accepted, 0 rejected, 0 processed")
+    assert "1 record failures" in line
+    assert not activity.observe(requested + "{not json")
+
+
 def test_the_summary_is_quiet_once_nothing_happens() -> None:
     activity = Activity()
     assert activity.summary(pending=0) is None
