@@ -52,6 +52,27 @@ class AgeNotAllowedError(ServiceError):
         self.age = age
 
 
+class IdempotencyKeyInvalidError(ServiceError):
+    """An `Idempotency-Key` that is not 1 to 255 printable ASCII characters."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key must be 1 to 255 printable ASCII characters")
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """An `Idempotency-Key` already used for a request with another body."""
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used for another request")
+
+
+class RequestInProgressError(ServiceError):
+    """The first request with this `Idempotency-Key` has not finished yet."""
+
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still in progress")
+
+
 class DependencyError(ServiceError):
     """An AWS dependency failed in a way a retry will not fix."""
 

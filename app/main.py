@@ -27,8 +27,7 @@ def create_app() -> FastAPI:
     app.include_router(enrollments.router)
     register_exception_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware)
-    if docs:
-        app.add_middleware(StageRootPathMiddleware)
+    app.add_middleware(StageRootPathMiddleware)
     return app
 
 

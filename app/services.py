@@ -10,6 +10,7 @@ from app.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatu
 from app.queue import EnrollmentQueue
 from app.repositories.age_groups import AgeGroupRepository
 from app.repositories.enrollments import EnrollmentRepository
+from app.repositories.idempotency import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def request_enrollment(
     age_groups: AgeGroupRepository,
     enrollments: EnrollmentRepository,
     queue: EnrollmentQueue,
+    claim: Claim | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.
 
@@ -26,6 +28,7 @@ def request_enrollment(
     written; if the write fails after it, the processor finds no record, retries, and the
     message ends in the dead-letter queue. So a failed request never leaves an enrollment
     `PENDING` with no message to process it, and an accepted one always has its message.
+    With an idempotency `claim`, the write also completes the claim with the enrollment.
     """
     if not any(group.admits(new.age) for group in age_groups.list()):
         raise AgeNotAllowedError(new.age)
@@ -40,7 +43,7 @@ def request_enrollment(
         updated_at=now,
     )
     queue.publish(enrollment.enrollment_id)
-    enrollments.create(enrollment)
+    enrollments.create(enrollment, completing=claim)
     logger.info(
         "Enrollment accepted",
         extra={"enrollment_id": str(enrollment.enrollment_id), "cpf": mask_cpf(enrollment.cpf)},

@@ -24,7 +24,13 @@ API_FUNCTION = "ApiFunction"
 PROCESSOR_FUNCTION = "ProcessorFunction"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # What the API needs to serve real AWS resources without the local stack.
-REAL_AWS_VARIABLES = ("AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "API_KEY")
+REAL_AWS_VARIABLES = (
+    "AGE_GROUPS_TABLE",
+    "ENROLLMENTS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "ENROLLMENT_QUEUE_URL",
+    "API_KEY",
+)
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
 

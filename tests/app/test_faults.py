@@ -23,7 +23,7 @@ from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import (
     answering,
-    applied_then_timed_out,
+    take_effect_then_time_out,
     throttled_response,
     unavailable,
 )
@@ -113,19 +113,6 @@ def test_a_message_whose_write_failed_is_never_marked_processed(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": orphan["messageId"]}]}
     assert stored_ids() == set()
-
-
-def take_effect_then_time_out(operation: str) -> None:
-    """The first attempt of a DynamoDB call takes effect, but its answer is lost."""
-    direct = boto3.client("dynamodb")
-    calls: dict[str, Callable[..., object]] = {
-        "PutItem": direct.put_item,
-        "DeleteItem": direct.delete_item,
-    }
-    apply = calls[operation]
-    get_dynamodb_client().meta.events.register_first(
-        f"before-send.dynamodb.{operation}", applied_then_timed_out(lambda p: apply(**p))
-    )
 
 
 @pytest.mark.usefixtures("open_group")

@@ -115,7 +115,13 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
         (
             "ApiFunction",
             "app.main.handler",
-            {"AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "DOCS_ENABLED"},
+            {
+                "AGE_GROUPS_TABLE",
+                "ENROLLMENTS_TABLE",
+                "IDEMPOTENCY_TABLE",
+                "ENROLLMENT_QUEUE_URL",
+                "DOCS_ENABLED",
+            },
         ),
         (
             "ProcessorFunction",
@@ -213,10 +219,19 @@ def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, A
 
 def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -> None:
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable"}
+    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable"}
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_idempotency_records_expire_through_their_ttl_attribute(cfn: dict[str, Any]) -> None:
+    from app.repositories.idempotency import EXPIRY_ATTRIBUTE
+
+    table = props(cfn, "IdempotencyTable")
+    assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True}
+    environment = props(cfn, "ApiFunction")["Environment"]["Variables"]
+    assert environment["IDEMPOTENCY_TABLE"] == ref("IdempotencyTable")
 
 
 # --- Least privilege ---
@@ -247,6 +262,9 @@ def test_the_api_role_grants_exactly_what_the_api_calls(cfn: dict[str, Any]) -> 
         ("dynamodb:DeleteItem", arn_of("AgeGroupsTable")),
         ("dynamodb:PutItem", arn_of("EnrollmentsTable")),
         ("dynamodb:GetItem", arn_of("EnrollmentsTable")),
+        ("dynamodb:PutItem", arn_of("IdempotencyTable")),
+        ("dynamodb:UpdateItem", arn_of("IdempotencyTable")),
+        ("dynamodb:DeleteItem", arn_of("IdempotencyTable")),
         ("sqs:SendMessage", arn_of("EnrollmentQueue")),
     }
     assert props(cfn, "ApiFunctionRole")["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE]
