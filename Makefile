@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help install run test lint typecheck pytest clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -28,9 +28,12 @@ install: $(VENV)/.installed ## Create .venv with the project and its dev tools (
 run: install ## Start the whole service locally (API, AWS emulator, queue poller)
 	$(BIN)/python -m local
 
-.PHONY: soak
+.PHONY: soak soak-retries
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
 	$(BIN)/python -m local.soak $(SOAK_ARGS)
+
+soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
+	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
 
 .PHONY: bench
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors

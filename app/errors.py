@@ -108,7 +108,9 @@ def translate_aws_errors(dependency: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        if error_code(exc) in RETRYABLE_CODES:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        # A 5xx, whatever its code, is the service failing, not the request.
+        if error_code(exc) in RETRYABLE_CODES or status >= 500:
             raise DependencyUnavailableError(dependency) from exc
         raise DependencyError(dependency) from exc
     except (ConnectionError, HTTPClientError) as exc:

@@ -8,6 +8,7 @@ and started on its own, as Lambda's event source mapping can be disabled and ena
 import logging
 import signal
 import subprocess
+from collections.abc import Callable
 from typing import IO, Any
 
 import boto3
@@ -38,8 +39,16 @@ STOP_TIMEOUT_SECONDS = 30
 class LocalService:
     """The emulator, the API and the poller, as child processes of this one."""
 
-    def __init__(self, settings: LocalSettings, output: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: LocalSettings,
+        output: IO[str] | None = None,
+        api_aws_endpoint: Callable[[str], str] | None = None,
+    ) -> None:
+        """`api_aws_endpoint` maps the emulator's URL to the one the API uses (the soak test's
+        fault proxy); the poller always reaches the emulator directly."""
         self.settings = settings
+        self._api_aws_endpoint = api_aws_endpoint
         self.template: dict[str, Any] = load_template()
         self.emulator = (
             Emulator(settings.aws_endpoint_url, settings.local_emulator_port)
@@ -129,6 +138,8 @@ class LocalService:
         env = self.function_environment(API_FUNCTION)
         if self.emulator is not None:
             env["API_KEY"] = self.settings.api_key
+            if self._api_aws_endpoint is not None:
+                env["AWS_ENDPOINT_URL"] = self._api_aws_endpoint(env["AWS_ENDPOINT_URL"])
         args = ["--host", self.settings.host, "--port", str(self.settings.port)]
         self._api = spawn("local.api", args, env, self._output)
         if self.stack is not None:

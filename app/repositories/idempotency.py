@@ -17,7 +17,7 @@ the claim; its completion rides in the write the request makes anyway.
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from app.errors import (
     CONDITION_FAILED,
+    DependencyError,
     IdempotencyKeyReusedError,
     RequestInProgressError,
     error_code,
@@ -119,13 +120,20 @@ class IdempotencyRepository:
             "lease_expires_at": {"N": str(now + LEASE_SECONDS)},
             EXPIRY_ATTRIBUTE: {"N": str(now + RETENTION_SECONDS)},
         }
-        # An expired record that TTL has not deleted yet is as good as none.
-        previous = self._put(
-            item,
-            "attribute_not_exists(request_key) OR #expires_at < :now",
-            {"#expires_at": EXPIRY_ATTRIBUTE},
-            {":now": {"N": str(now)}},
-        )
+        try:
+            # An expired record that TTL has not deleted yet is as good as none.
+            previous = self._put(
+                item,
+                "attribute_not_exists(request_key) OR #expires_at < :now",
+                {"#expires_at": EXPIRY_ATTRIBUTE},
+                {":now": {"N": str(now)}},
+            )
+        except DependencyError:
+            # The put may have taken effect unseen: give the claim up, or its lease would turn
+            # the retries away. If that fails too, the lease runs out.
+            with suppress(DependencyError):
+                self.release(claim)
+            raise
         if previous is None or previous["token"]["S"] == claim.token:
             # Claimed; or this call's own earlier attempt claimed it and its answer was lost.
             return claim

@@ -28,7 +28,12 @@ class _RawBody:
 
 def throttled_response(service: str, status: int = 400) -> AWSResponse:
     """An HTTP response in which AWS says the caller is throttled."""
-    body = json.dumps({"__type": THROTTLING[service], "message": "Rate exceeded"}).encode()
+    return error_response(THROTTLING[service], "Rate exceeded", status)
+
+
+def error_response(error_type: str, message: str, status: int) -> AWSResponse:
+    """An HTTP response in which AWS (its JSON protocol) answers with an error."""
+    body = json.dumps({"__type": error_type, "message": message}).encode()
     headers = HTTPHeaders()
     headers["Content-Type"] = "application/x-amz-json-1.0"
     return AWSResponse("https://aws.invalid/", status, headers, _RawBody(body))

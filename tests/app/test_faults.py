@@ -23,6 +23,7 @@ from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import (
     answering,
+    error_response,
     take_effect_then_time_out,
     throttled_response,
     unavailable,
@@ -224,3 +225,17 @@ def test_clients_retry_in_standard_mode_with_short_timeouts() -> None:
         assert config.retries == {"mode": "standard", "total_max_attempts": 3}
         # Three attempts of both timeouts, and backoff, fit in API Gateway's 29 s.
         assert 3 * (config.connect_timeout + config.read_timeout) <= 10
+
+
+def test_an_aws_5xx_is_a_503_whatever_its_error_code(client: TestClient) -> None:
+    attempts: list[str] = []
+    events: Any = get_dynamodb_client().meta.events
+    events.register_first(
+        "before-send.dynamodb.Scan",
+        answering(lambda: error_response("SomethingNew", "It broke", 500), attempts),
+    )
+
+    response = client.get("/age-groups")
+
+    assert response.status_code == 503
+    assert len(attempts) == 3, "the SDK retried it as a server error"

@@ -22,13 +22,14 @@ import boto3
 import botocore.retries.standard
 import pytest
 from fastapi.testclient import TestClient
-from moto.core.botocore_stubber import BotocoreStubber
+from moto.dynamodb.responses import DynamoHandler
 
-from app.aws import get_sqs_client
+from app.aws import get_dynamodb_client, get_sqs_client
 from app.config import get_settings
 from app.errors import DependencyUnavailableError
 from app.repositories.enrollments import EnrollmentRepository
 from app.repositories.idempotency import LEASE_SECONDS, RETENTION_SECONDS, IdempotencyRepository
+from local.emulator import serialized
 from local.template import Stack
 from tests.app.faults import take_effect_then_time_out, unavailable
 from tests.aws_events import LambdaContext, rest_event
@@ -341,20 +342,39 @@ def test_a_write_whose_first_attempt_took_effect_unseen_is_accepted_once(
     assert enrollment_ids() == queued_ids(stack) == [response.json()["enrollment_id"]]
 
 
+@pytest.mark.usefixtures("open_group")
+def test_a_claim_that_took_effect_unseen_does_not_turn_the_retry_away(
+    client: TestClient, stack: Stack
+) -> None:
+    direct = boto3.client("dynamodb")
+    attempts: list[int] = []
+
+    def applied_then_unreachable(request: Any, **_: Any) -> None:
+        # The first attempt of the claim is applied, then neither it nor a retry is answered.
+        if not attempts:
+            direct.put_item(**json.loads(request.body))
+        attempts.append(1)
+        unavailable()
+
+    events: Any = get_dynamodb_client().meta.events
+    events.register_first("before-send.dynamodb.PutItem", applied_then_unreachable)
+    failed = client.post("/enrollments", json=ENROLLMENT, headers=keyed())
+    events.unregister("before-send.dynamodb.PutItem", applied_then_unreachable)
+
+    retried = client.post("/enrollments", json=ENROLLMENT, headers=keyed())
+
+    assert (failed.status_code, len(attempts)) == (503, 3)
+    assert retried.status_code == 202, "the claim was given up, not left to its lease"
+    assert enrollment_ids() == queued_ids(stack) == [retried.json()["enrollment_id"]]
+
+
 # --- Concurrency ---
 
 
 @pytest.fixture
 def dynamodb_serializes_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies the writes to one item one at a time; moto in process does not."""
-    lock = threading.Lock()
-    call = BotocoreStubber.__call__
-
-    def serialized(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return call(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", serialized)
+    """DynamoDB applies each write atomically; moto does, too, once its requests take turns."""
+    monkeypatch.setattr(DynamoHandler, "call_action", serialized(DynamoHandler.call_action))
 
 
 @pytest.mark.usefixtures("stack", "dynamodb_serializes_writes")
