@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
-import botocore.retries.standard
 import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
@@ -40,15 +39,7 @@ WRITE = (get_dynamodb_client, "dynamodb", "PutItem")
 FAILURE_POINTS = {"age-group read": AGE_GROUP_READ, "publish": PUBLISH, "write": WRITE}
 
 
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries happen as configured, without the wait between them."""
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
-
-
-@pytest.fixture
-def open_group(client: TestClient) -> None:
-    assert client.post("/age-groups", json={"min_age": 0, "max_age": 150}).status_code == 201
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def fail(point: tuple[Callable[[], Any], str, str], how: str) -> list[str]:

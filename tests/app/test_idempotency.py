@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-import botocore.retries.standard
 import pytest
 from fastapi.testclient import TestClient
 from moto.dynamodb.responses import DynamoHandler
@@ -60,14 +59,7 @@ def queued_ids(stack: Stack) -> list[str]:
     return [json.loads(m["Body"])["enrollment_id"] for m in queued_messages(stack)]
 
 
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
-
-
-@pytest.fixture
-def open_group(client: TestClient) -> None:
-    assert client.post("/age-groups", json={"min_age": 0, "max_age": 150}).status_code == 201
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 # --- No key ---
@@ -285,6 +277,14 @@ def test_an_expired_key_is_a_new_request(
 
 # --- The same key after a failure ---
 
+_create = EnrollmentRepository.create
+
+
+def write_then_lose_the_answer(self: EnrollmentRepository, *args: Any, **kwargs: Any) -> None:
+    """The enrollment is written; what the app hears is that DynamoDB could not be reached."""
+    _create(self, *args, **kwargs)
+    raise DependencyUnavailableError("The enrollments table")
+
 
 @pytest.mark.usefixtures("open_group")
 def test_after_a_5xx_the_same_key_executes_again(client: TestClient, stack: Stack) -> None:
@@ -305,15 +305,8 @@ def test_after_a_5xx_the_same_key_executes_again(client: TestClient, stack: Stac
 def test_a_lost_answer_is_answered_on_retry_with_the_same_enrollment(
     client: TestClient, stack: Stack
 ) -> None:
-    create = EnrollmentRepository.create
-
-    def write_then_fail(self: EnrollmentRepository, *args: Any, **kwargs: Any) -> None:
-        create(self, *args, **kwargs)
-        # The write took effect; what the app hears is that DynamoDB could not be reached.
-        raise DependencyUnavailableError("The enrollments table")
-
     with pytest.MonkeyPatch.context() as lose_the_answer:
-        lose_the_answer.setattr(EnrollmentRepository, "create", write_then_fail)
+        lose_the_answer.setattr(EnrollmentRepository, "create", write_then_lose_the_answer)
         lost = client.post("/enrollments", json=ENROLLMENT, headers=keyed())
     [written] = enrollment_ids()
 
@@ -460,6 +453,35 @@ def test_on_lambda_every_row_of_the_contract(stack: Stack) -> None:
     assert sorted(enrollment_ids()) == sorted(
         [body["enrollment_id"], first["enrollment_id"], retried["enrollment_id"]]
     )
+
+
+@pytest.mark.usefixtures("lambda_open_group")
+def test_on_lambda_the_same_key_in_progress_is_409_and_a_lost_answer_is_replayed(
+    stack: Stack,
+) -> None:
+    answers: list[tuple[int, dict[str, str], Any]] = []
+
+    def meanwhile(**_: Any) -> None:
+        # Another invocation, while this one publishes, in its own thread as Lambda would run it.
+        if not answers:
+            retry = threading.Thread(
+                target=lambda: answers.append(invoke("POST", "/enrollments", ENROLLMENT, keyed()))
+            )
+            retry.start()
+            retry.join()
+
+    get_sqs_client().meta.events.register("before-send.sqs.SendMessage", meanwhile)
+    status, _, first = invoke("POST", "/enrollments", ENROLLMENT, keyed())
+    [(concurrent_status, concurrent_headers, _)] = answers
+    assert (status, concurrent_status, concurrent_headers["retry-after"]) == (202, 409, "1")
+
+    with pytest.MonkeyPatch.context() as lose_the_answer:
+        lose_the_answer.setattr(EnrollmentRepository, "create", write_then_lose_the_answer)
+        assert invoke("POST", "/enrollments", ENROLLMENT, keyed("lost"))[0] == 503
+    status, headers, retried = invoke("POST", "/enrollments", ENROLLMENT, keyed("lost"))
+
+    assert (status, headers["idempotent-replayed"]) == (202, "true")
+    assert sorted(enrollment_ids()) == sorted([first["enrollment_id"], retried["enrollment_id"]])
 
 
 @pytest.mark.usefixtures("lambda_open_group")
