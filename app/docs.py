@@ -7,6 +7,8 @@ dependency does not apply to them: the page loads without a key and sends the on
 enters under Authorize.
 """
 
+import importlib.util
+
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
@@ -30,6 +32,11 @@ def add_docs(app: FastAPI) -> None:
     openapi_url = app.openapi_url
     if openapi_url is None:
         raise ValueError("Swagger UI needs the app's OpenAPI schema")
+    if importlib.util.find_spec(ASSETS_PACKAGE[0]) is None:
+        raise RuntimeError(
+            "DOCS_ENABLED needs the fastapi-offline package (the `local` extra), "
+            "which the Lambda artifacts leave out"
+        )
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         # Behind an API Gateway stage, root_path is the stage (StageRootPathMiddleware).

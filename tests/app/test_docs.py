@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+import app.docs
 from app.config import get_settings
 from app.main import create_app
 from tests.conftest import API_KEY
@@ -94,6 +95,17 @@ def test_the_api_still_requires_the_key(docs_client: TestClient) -> None:
 def test_without_docs_neither_page_nor_assets_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 404
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 404
+
+
+def test_docs_without_the_assets_package_fail_at_startup_and_say_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCS_ENABLED", "true")
+    monkeypatch.setattr(app.docs, "ASSETS_PACKAGE", ("no_such_assets_package", "static"))
+    get_settings.cache_clear()
+
+    with pytest.raises(RuntimeError, match="fastapi-offline"):
+        create_app()
 
 
 @pytest.mark.parametrize(("enabled", "imported"), [("false", False), ("true", True)])
