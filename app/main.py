@@ -17,7 +17,8 @@ def create_app() -> FastAPI:
         title="Enrollment service",
         summary="Age groups and asynchronously processed enrollment requests.",
         version="0.1.0",
-        docs_url="/docs" if docs else None,
+        # Docs are served by app.docs, from local assets instead of a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         dependencies=[Depends(require_api_key)],
@@ -27,6 +28,11 @@ def create_app() -> FastAPI:
     app.include_router(enrollments.router)
     register_exception_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware)
+    if docs:
+        # Imported here: its assets package is in the `local` extra, not in the Lambda artifact.
+        from app.docs import add_docs
+
+        add_docs(app)
     app.add_middleware(StageRootPathMiddleware)
     return app
 

@@ -88,6 +88,9 @@ def test_docs_behind_a_stage_link_to_the_staged_schema_and_routes_still_match(
     docs = invoke_staged("GET", "/docs")
     assert docs["statusCode"] == 200
     assert f"'/{stage}/openapi.json'" in docs["body"]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"):
+        assert f'"/{stage}/docs/assets/{asset}"' in docs["body"]
+        assert invoke_staged("GET", f"/docs/assets/{asset}")["statusCode"] == 200
     schema = invoke_staged("GET", "/openapi.json")
     assert "/enrollments/{enrollment_id}" in json.loads(schema["body"])["paths"]
     # A stage named like a resource must not eat the resource's path.
