@@ -28,6 +28,7 @@ import httpx
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.process import configure_logging
+from local.progress import Advance, step
 from local.supervisor import LocalService
 
 logger = logging.getLogger("local.soak")
@@ -72,7 +73,13 @@ class Results:
 
 
 def send_enrollments(
-    api_url: str, requests: int, clients: int, deadline: float, results: Results, seed: int
+    api_url: str,
+    requests: int,
+    clients: int,
+    deadline: float,
+    results: Results,
+    seed: int,
+    advance: Advance = lambda n: None,
 ) -> None:
     """POST `requests` enrollments from `clients` threads, each with its own connection."""
     tickets = iter(range(requests))
@@ -94,10 +101,12 @@ def send_enrollments(
                     response = http.post("/enrollments", json=body)
                 except httpx.HTTPError as exc:
                     results.record(type(exc).__name__, time.perf_counter() - started, None, "")
+                    advance(1)
                     continue
                 accepted = response.json()["enrollment_id"] if response.status_code == 202 else None
                 status = str(response.status_code)
                 results.record(status, time.perf_counter() - started, accepted, response.text)
+                advance(1)
 
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client, number) for number in range(clients)]:
@@ -214,14 +223,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             restarter.start()
             load_started = time.monotonic()
-            send_enrollments(
-                service.api_url,
-                args.requests,
-                args.clients,
-                load_started + args.send_timeout,
-                results,
-                args.seed,
-            )
+            with step(f"Soak: POST /enrollments, {args.clients} clients", args.requests) as sent:
+                send_enrollments(
+                    service.api_url,
+                    args.requests,
+                    args.clients,
+                    load_started + args.send_timeout,
+                    results,
+                    args.seed,
+                    sent,
+                )
             load_seconds = time.monotonic() - load_started
             restarter.join()
             logger.info(
@@ -230,13 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             done: set[str] = set()
             drain_deadline = time.monotonic() + args.drain_timeout
-            while time.monotonic() < drain_deadline:
-                done |= processed(
-                    service.api_url, sorted(set(results.accepted) - done), args.clients
-                )
-                if len(done) == len(results.accepted):
-                    break
-                time.sleep(1)
+            with step("Soak: accepted enrollments PROCESSED", len(results.accepted)) as drained:
+                while time.monotonic() < drain_deadline:
+                    before = len(done)
+                    done |= processed(
+                        service.api_url, sorted(set(results.accepted) - done), args.clients
+                    )
+                    drained(len(done) - before)
+                    if len(done) == len(results.accepted):
+                        break
+                    time.sleep(1)
             drain_seconds = time.monotonic() - load_started - load_seconds
             depths = queue_depths(service)
         finally:
