@@ -5,6 +5,7 @@ from mangum import Mangum
 
 from app.config import get_settings
 from app.exception_handlers import COMMON_RESPONSES, register_exception_handlers
+from app.lambda_handler import LambdaHandler
 from app.middleware import BodySizeLimitMiddleware, StageRootPathMiddleware
 from app.routers import age_groups, enrollments
 from app.security import require_api_key
@@ -34,6 +35,6 @@ def create_app() -> FastAPI:
 
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+handler = LambdaHandler(Mangum(app, lifespan="off"))
 # On Lambda SnapStart, the request paths are primed before the snapshot; elsewhere nothing is.
 register_snapstart_hooks(handler)

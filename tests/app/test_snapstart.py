@@ -43,6 +43,9 @@ def register_after_restore(func, *args, **kwargs):
 """
 
 
+pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
+
+
 def import_handler(tmp_path: Path, with_runtime_hooks: bool) -> dict[str, Any]:
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
     if with_runtime_hooks:
