@@ -20,6 +20,7 @@ from bench.common import (
     median,
     pending_enrollment_item,
 )
+from local.progress import step
 from tests.aws_events import LambdaContext, rest_event
 
 RUNS = 150
@@ -153,34 +154,36 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         ),
     ]
     figures = []
-    for name, through_handler, direct in routes:
-        for _ in range(WARMUP):
-            through_handler()
-            direct()
-        app_ms, floor_ms = interleaved(
-            RUNS, partial(timed, through_handler), partial(timed, direct)
-        )
-        figures.append(Figure(f"Warm {name}", median(app_ms), median(floor_ms), "ms", 1.2))
+    with step("Warm overhead: calls per route", (len(routes) + 1) * RUNS * 2) as advance:
+        for name, through_handler, direct in routes:
+            for _ in range(WARMUP):
+                through_handler()
+                direct()
+            app_ms, floor_ms = interleaved(
+                RUNS, partial(timed, through_handler), partial(timed, direct), advance=advance
+            )
+            figures.append(Figure(f"Warm {name}", median(app_ms), median(floor_ms), "ms", 1.2))
 
-    app_ids, floor_ids = fresh_group_ids(RUNS + WARMUP), fresh_group_ids(RUNS + WARMUP)
-    for _ in range(WARMUP):
-        call("DELETE", f"/age-groups/{app_ids.pop()}")
-        dynamodb.delete_item(
-            TableName=settings.age_groups_table,
-            Key={"age_group_id": {"S": floor_ids.pop()}},
-            ConditionExpression="attribute_exists(age_group_id)",
-        )
-    app_ms, floor_ms = interleaved(
-        RUNS,
-        lambda: timed(lambda: call("DELETE", f"/age-groups/{app_ids.pop()}")),
-        lambda: timed(
-            lambda: dynamodb.delete_item(
+        app_ids, floor_ids = fresh_group_ids(RUNS + WARMUP), fresh_group_ids(RUNS + WARMUP)
+        for _ in range(WARMUP):
+            call("DELETE", f"/age-groups/{app_ids.pop()}")
+            dynamodb.delete_item(
                 TableName=settings.age_groups_table,
                 Key={"age_group_id": {"S": floor_ids.pop()}},
                 ConditionExpression="attribute_exists(age_group_id)",
             )
-        ),
-    )
+        app_ms, floor_ms = interleaved(
+            RUNS,
+            lambda: timed(lambda: call("DELETE", f"/age-groups/{app_ids.pop()}")),
+            lambda: timed(
+                lambda: dynamodb.delete_item(
+                    TableName=settings.age_groups_table,
+                    Key={"age_group_id": {"S": floor_ids.pop()}},
+                    ConditionExpression="attribute_exists(age_group_id)",
+                )
+            ),
+            advance=advance,
+        )
     name = "Warm DELETE /age-groups/{id}"
     figures.append(Figure(name, median(app_ms), median(floor_ms), "ms", 1.2))
     assert group_id

@@ -39,6 +39,7 @@ from local.config import LocalSettings
 from local.emulator import free_port
 from local.faults import FaultProxy
 from local.process import configure_logging
+from local.progress import Advance, step
 from local.supervisor import LocalService
 
 logger = logging.getLogger("local.soak")
@@ -96,6 +97,7 @@ def send_enrollments(
     results: Results,
     seed: int,
     retries: bool = False,
+    advance: Advance = lambda n: None,
 ) -> None:
     """POST `requests` enrollments from `clients` threads, each with its own connection.
 
@@ -129,6 +131,7 @@ def send_enrollments(
                     time.sleep(wait)
                     with results.lock:
                         results.retried += 1
+                advance(1)
 
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client, number) for number in range(clients)]:
@@ -311,15 +314,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             restarter.start()
             load_started = time.monotonic()
-            send_enrollments(
-                api_url,
-                args.requests,
-                args.clients,
-                load_started + args.send_timeout,
-                results,
-                args.seed,
-                args.retries,
-            )
+            with step(f"Soak: POST /enrollments, {args.clients} clients", args.requests) as sent:
+                send_enrollments(
+                    api_url,
+                    args.requests,
+                    args.clients,
+                    load_started + args.send_timeout,
+                    results,
+                    args.seed,
+                    args.retries,
+                    sent,
+                )
             load_seconds = time.monotonic() - load_started
             restarter.join()
             logger.info(
@@ -328,13 +333,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             done: set[str] = set()
             drain_deadline = time.monotonic() + args.drain_timeout
-            while time.monotonic() < drain_deadline:
-                done |= processed(
-                    service.api_url, sorted(set(results.accepted) - done), args.clients
-                )
-                if len(done) == len(results.accepted):
-                    break
-                time.sleep(1)
+            with step("Soak: accepted enrollments PROCESSED", len(results.accepted)) as drained:
+                while time.monotonic() < drain_deadline:
+                    before = len(done)
+                    done |= processed(
+                        service.api_url, sorted(set(results.accepted) - done), args.clients
+                    )
+                    drained(len(done) - before)
+                    if len(done) == len(results.accepted):
+                        break
+                    time.sleep(1)
             drain_seconds = time.monotonic() - load_started - load_seconds
             depths = queue_depths(service)
             names = stored_names(service)

@@ -167,6 +167,18 @@ def test_the_processor_consumes_the_queue_with_partial_batch_responses(
     assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 
+def test_processing_keeps_up_with_the_rate_the_usage_plan_admits(cfn: dict[str, Any]) -> None:
+    _, plan = one(resources_of_type(cfn, "AWS::ApiGateway::UsagePlan"))
+    _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
+    delay = float(
+        props(cfn, "ProcessorFunction")["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"]
+    )
+    # The records of a batch run concurrently, so each concurrent invocation clears a batch per
+    # delay; below the admitted steady rate, a backlog would only grow.
+    per_second = mapping["ScalingConfig"]["MaximumConcurrency"] * mapping["BatchSize"] / delay
+    assert per_second >= plan["Throttle"]["RateLimit"]
+
+
 def test_the_processor_timeout_leaves_room_beyond_one_batch(cfn: dict[str, Any]) -> None:
     processor = props(cfn, "ProcessorFunction")
     # The records of a batch run concurrently: a batch takes about one processing delay.
