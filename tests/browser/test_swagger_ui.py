@@ -73,7 +73,7 @@ def test_swagger_ui_authorizes_and_tries_the_api_out_with_no_request_leaving_the
         f"{summary.locator('.opblock-summary-path').get_attribute('data-path')}"
         for summary in summaries.all()
     ]
-    assert shown == OPERATIONS
+    assert sorted(shown) == sorted(OPERATIONS)
     log.info("opened /docs: %s", ", ".join(shown))
 
     authorize(page, DEFAULT_API_KEY)
