@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help install run test lint typecheck pytest clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -28,9 +28,12 @@ install: $(VENV)/.installed ## Create .venv with the project and its dev tools (
 run: install ## Start the whole service locally (API, AWS emulator, queue poller)
 	$(BIN)/python -m local
 
-.PHONY: soak
+.PHONY: soak soak-retries
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
 	$(BIN)/python -m local.soak $(SOAK_ARGS)
+
+soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
+	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
 
 .PHONY: bench
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
@@ -48,8 +51,20 @@ pytest: install ## The test suite
 
 test: lint typecheck pytest ## Everything CI checks
 
+# Chromium comes from the system's packages: Playwright's own browser download is not used.
+.PHONY: test-browser
+test-browser: install ## Swagger UI in headless Chromium on the local stack (installs Chromium as root)
+	@command -v chromium >/dev/null || { \
+		if [[ $$(id -u) == 0 ]] && command -v apt-get >/dev/null; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "make test-browser needs Chromium: install it (Debian, Ubuntu: sudo apt-get install chromium), then run it again" >&2; \
+			exit 1; \
+		fi; }
+	$(BIN)/pytest -m browser tests/browser -o log_cli=true --log-cli-level=INFO
+
 clean: ## Remove the virtual environments and build output
-	rm -rf .uv $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .uv $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache test-output
 
 # --- The AWS stack: Lambda artifacts and template checks (template.yaml) ---------------------------
 # The SAM CLI and checkov pin dependencies that conflict with the project's: each runs from its own

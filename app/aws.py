@@ -1,5 +1,7 @@
 """AWS clients, created once per process on first use and shared by every request.
 
+On Lambda SnapStart they are created before the snapshot instead (app/snapstart.py).
+
 The clients come from botocore, which boto3 wraps: importing boto3 also imports s3transfer and
 its resource layer, which this service does not use and would pay for on every cold start.
 botocore reads the same settings (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials).

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     age_groups_table: str = "age-groups"
     enrollments_table: str = "enrollments"
+    idempotency_table: str = "idempotency-keys"
     enrollment_queue_url: str = ""
     processing_delay_seconds: float = Field(default=4.0, ge=0)
     # When set, the app itself checks `x-api-key` (local runs); on AWS, API Gateway checks it.

@@ -13,6 +13,7 @@ from app.config import Settings, get_settings
 from app.queue import EnrollmentQueue
 from app.repositories.age_groups import AgeGroupRepository
 from app.repositories.enrollments import EnrollmentRepository
+from app.repositories.idempotency import IdempotencyRepository
 
 
 async def get_request_settings() -> Settings:
@@ -33,6 +34,11 @@ async def get_enrollment_repository(settings: SettingsDep) -> EnrollmentReposito
     return EnrollmentRepository(get_dynamodb_client(), settings.enrollments_table)
 
 
+async def get_idempotency_repository(settings: SettingsDep) -> IdempotencyRepository:
+    """The idempotency-records repository over this process's DynamoDB client."""
+    return IdempotencyRepository(get_dynamodb_client(), settings.idempotency_table)
+
+
 async def get_enrollment_queue(settings: SettingsDep) -> EnrollmentQueue:
     """The enrollment queue over this process's SQS client."""
     return EnrollmentQueue(get_sqs_client(), settings.enrollment_queue_url)
@@ -40,4 +46,5 @@ async def get_enrollment_queue(settings: SettingsDep) -> EnrollmentQueue:
 
 AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repository)]
 EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
+IdempotencyRepositoryDep = Annotated[IdempotencyRepository, Depends(get_idempotency_repository)]
 EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]

@@ -52,6 +52,27 @@ class AgeNotAllowedError(ServiceError):
         self.age = age
 
 
+class IdempotencyKeyInvalidError(ServiceError):
+    """An `Idempotency-Key` that is not 1 to 255 printable ASCII characters."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key must be 1 to 255 printable ASCII characters")
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """An `Idempotency-Key` already used for a request with another body."""
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used for another request")
+
+
+class RequestInProgressError(ServiceError):
+    """The first request with this `Idempotency-Key` has not finished yet."""
+
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still in progress")
+
+
 class DependencyError(ServiceError):
     """An AWS dependency failed in a way a retry will not fix."""
 
@@ -87,7 +108,9 @@ def translate_aws_errors(dependency: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        if error_code(exc) in RETRYABLE_CODES:
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        # A 5xx, whatever its code, is the service failing, not the request.
+        if error_code(exc) in RETRYABLE_CODES or status >= 500:
             raise DependencyUnavailableError(dependency) from exc
         raise DependencyError(dependency) from exc
     except (ConnectionError, HTTPClientError) as exc:

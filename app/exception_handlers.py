@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import Match
 
@@ -12,7 +12,10 @@ from app.errors import (
     AgeNotAllowedError,
     DependencyError,
     DependencyUnavailableError,
+    IdempotencyKeyInvalidError,
+    IdempotencyKeyReusedError,
     NotFoundError,
+    RequestInProgressError,
 )
 from app.middleware import REQUEST_ID_HEADER, resolve_request_id
 from app.security import ForbiddenError
@@ -35,17 +38,47 @@ class InternalError(ErrorDetail):
     request_id: str
 
 
+class ValidationErrorItem(BaseModel):
+    """One thing wrong with a request, where it is, and its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    """What was wrong with a request, in FastAPI's shape for validation errors."""
+
+    detail: list[ValidationErrorItem]
+
+
 class Forbidden(BaseModel):
     """API Gateway's answer to a missing or wrong API key."""
 
     message: str
 
 
+# The answers of an operation that takes an `Idempotency-Key`, beside the common ones.
+IDEMPOTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_409_CONFLICT: {
+        "model": ErrorDetail,
+        "description": "The first request with this Idempotency-Key is still in progress",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": ValidationErrors,
+        "description": "Invalid body, or an Idempotency-Key already used with another body",
+    },
+}
+
 # Answers any route can give, documented once for the whole app.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_400_BAD_REQUEST: {
         "model": ErrorDetail,
-        "description": "Malformed request: a body that is not text, or a bad Content-Length",
+        "description": (
+            "Malformed request: a body that is not text, a bad Content-Length, or an "
+            "Idempotency-Key that is not 1 to 255 printable ASCII characters"
+        ),
     },
     status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
     status.HTTP_413_CONTENT_TOO_LARGE: {
@@ -75,12 +108,61 @@ async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"message": "Forbidden"}, status_code=status.HTTP_403_FORBIDDEN)
 
 
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+# Domain errors that refuse a request for what it asks: its answer, and what a retry gets.
+REFUSALS: dict[type[Exception], int] = {
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    AgeNotAllowedError: status.HTTP_400_BAD_REQUEST,
+}
 
 
-async def _age_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+def refusal(exc: Exception) -> tuple[int, dict[str, str]] | None:
+    """The status and body that refuse a request for `exc`, or None if it is no refusal."""
+    code = next((code for kind, code in REFUSALS.items() if isinstance(exc, kind)), None)
+    return None if code is None else (code, {"detail": str(exc)})
+
+
+class ReplayedRefusalError(Exception):
+    """The remembered refusal of the first request with an `Idempotency-Key`, to answer again."""
+
+    def __init__(self, status_code: int, body: str, headers: dict[str, str]) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    answer = refusal(exc)
+    assert answer is not None
+    code, body = answer
+    return JSONResponse(body, status_code=code)
+
+
+async def _replayed_refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ReplayedRefusalError)
+    return Response(exc.body, exc.status_code, headers=exc.headers, media_type="application/json")
+
+
+async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+
+async def _key_reused(request: Request, exc: Exception) -> JSONResponse:
+    # In the shape of FastAPI's validation errors, the other 422 these operations answer.
+    error = {
+        "loc": ["header", "Idempotency-Key"],
+        "msg": str(exc),
+        "type": "idempotency_key_reused",
+    }
+    return JSONResponse({"detail": [error]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _in_progress(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"{exc}; retry after `Retry-After`"},
+        status_code=status.HTTP_409_CONFLICT,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -125,8 +207,12 @@ def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(ForbiddenError, _forbidden)
-    app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(AgeNotAllowedError, _age_not_allowed)
+    for kind in REFUSALS:
+        app.add_exception_handler(kind, _refused)
+    app.add_exception_handler(ReplayedRefusalError, _replayed_refusal)
+    app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)
+    app.add_exception_handler(IdempotencyKeyReusedError, _key_reused)
+    app.add_exception_handler(RequestInProgressError, _in_progress)
     app.add_exception_handler(DependencyUnavailableError, _unavailable)
     app.add_exception_handler(DependencyError, _internal)
     app.add_exception_handler(Exception, _internal)

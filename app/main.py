@@ -5,10 +5,12 @@ from mangum import Mangum
 
 from app.config import get_settings
 from app.exception_handlers import COMMON_RESPONSES, register_exception_handlers
+from app.lambda_handler import LambdaHandler
 from app.logs import install_log_context
 from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, StageRootPathMiddleware
 from app.routers import age_groups, enrollments
 from app.security import require_api_key
+from app.snapstart import register as register_snapstart_hooks
 
 
 def create_app() -> FastAPI:
@@ -18,7 +20,8 @@ def create_app() -> FastAPI:
         title="Enrollment service",
         summary="Age groups and asynchronously processed enrollment requests.",
         version="0.1.0",
-        docs_url="/docs" if docs else None,
+        # Docs are served by app.docs, from local assets instead of a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         dependencies=[Depends(require_api_key)],
@@ -29,7 +32,11 @@ def create_app() -> FastAPI:
     register_exception_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware)
     if docs:
-        app.add_middleware(StageRootPathMiddleware)
+        # Imported here: its assets package is in the `local` extra, not in the Lambda artifact.
+        from app.docs import add_docs
+
+        add_docs(app)
+    app.add_middleware(StageRootPathMiddleware)
     # Added last, so outermost: even a 400 or 413 from the body limit carries the request id.
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -38,4 +45,6 @@ def create_app() -> FastAPI:
 install_log_context()
 
 app = create_app()
-handler = Mangum(app, lifespan="off")
+handler = LambdaHandler(Mangum(app, lifespan="off"))
+# On Lambda SnapStart, the request paths are primed before the snapshot; elsewhere nothing is.
+register_snapstart_hooks(handler)

@@ -90,11 +90,11 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
 
 
 class StageRootPathMiddleware:
-    """Behind an API Gateway stage, tell the app its public prefix (`/v1`) for the docs' links.
+    """Behind an API Gateway stage, tell the app its public prefix (`/v1`) for the URLs it gives.
 
     REST API events carry the path without the stage. ASGI wants `path` to include `root_path`,
     and routing takes the prefix off again, so both get it; URLs the app builds for the client
-    (the docs' `openapi.json`) then carry the stage.
+    (`Location` headers, the docs' `openapi.json`) then carry the stage.
     """
 
     def __init__(self, app: ASGIApp) -> None:

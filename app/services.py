@@ -11,6 +11,7 @@ from app.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatu
 from app.queue import EnrollmentQueue
 from app.repositories.age_groups import AgeGroupRepository
 from app.repositories.enrollments import EnrollmentRepository
+from app.repositories.idempotency import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def request_enrollment(
     age_groups: AgeGroupRepository,
     enrollments: EnrollmentRepository,
     queue: EnrollmentQueue,
+    claim: Claim | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.
 
@@ -27,6 +29,7 @@ def request_enrollment(
     written; if the write fails after it, the processor finds no record, retries, and the
     message ends in the dead-letter queue. So a failed request never leaves an enrollment
     `PENDING` with no message to process it, and an accepted one always has its message.
+    With an idempotency `claim`, the write also completes the claim with the enrollment.
     """
     if not any(group.admits(new.age) for group in age_groups.list()):
         emit(Metric.ENROLLMENT_REJECTED)
@@ -42,7 +45,7 @@ def request_enrollment(
         updated_at=now,
     )
     queue.publish(enrollment.enrollment_id)
-    enrollments.create(enrollment)
+    enrollments.create(enrollment, completing=claim)
     emit(Metric.ENROLLMENT_REQUESTED)
     logger.info(
         "Enrollment accepted",

@@ -3,7 +3,7 @@
 import os
 import sys
 
-from bench import artifact, cold_start, memory, processing, warm
+from bench import artifact, cold_start, intake, memory, processing, restore, warm
 from bench.common import Figure, emulated_stack
 
 
@@ -12,7 +12,7 @@ def main() -> int:
     notes: list[str] = []
     environment = dict(os.environ)
     with emulated_stack() as aws:
-        for module in (cold_start, warm, memory, processing, artifact):
+        for module in (cold_start, restore, warm, memory, processing, intake, artifact):
             module_figures, module_notes = module.measure(aws)
             figures += module_figures
             notes += module_notes

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from bench.common import ROOT, AwsStack, Figure
+from local.progress import step
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction")
 
@@ -27,7 +28,10 @@ def _zipped(path: Path) -> int:
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     notes = []
-    with tempfile.TemporaryDirectory() as scratch:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        step("Lambda artifacts: build and size", len(FUNCTIONS)) as advance,
+    ):
         for function_id in FUNCTIONS:
             artifact = Path(scratch) / function_id
             subprocess.run(  # noqa: S603 (fixed arguments)
@@ -54,4 +58,5 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
                 f"{_zipped(artifact) / 1e6:.1f} MB zipped; largest: "
                 + ", ".join(f"{name} {size / 1e6:.1f} MB" for size, name in largest)
             )
+            advance(1)
     return [], notes

@@ -1,8 +1,9 @@
 """Cold start: a fresh process imports the API handler and serves one GET /enrollments/{id}.
 
-The floor is a fresh process of a minimal boto3 handler doing the same GetItem. Both run against
-the same moto server; the time is measured inside each process, from before its first import of
-the handler's code to the response, which is what Lambda's init plus first invocation cost.
+The floor is a fresh process of a minimal botocore handler doing the same GetItem. Both run
+against the same moto server, as Lambda runs them (`bench.runtime`); the time is measured inside
+each process, from before its first import of the handler's code to the response, which is what
+Lambda's init plus first invocation cost.
 """
 
 import json
@@ -20,6 +21,8 @@ from bench.common import (
     pending_enrollment_item,
     run_child,
 )
+from bench.runtime import Runtime, lambda_runtime
+from local.progress import step
 from tests.aws_events import rest_event
 
 RUNS = 15
@@ -28,8 +31,7 @@ APP_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
 from app.main import handler
-from tests.aws_events import LambdaContext
-response = handler(json.loads(sys.argv[1]), LambdaContext())
+response = handler(json.loads(sys.argv[1]), None)
 elapsed = time.perf_counter() - start
 assert response["statusCode"] == 200, response
 print(elapsed)
@@ -39,8 +41,8 @@ FLOOR_PROCESS = """
 import json, sys, time
 start = time.perf_counter()
 import os
-import boto3
-client = boto3.client("dynamodb")
+from botocore.session import get_session
+client = get_session().create_client("dynamodb")
 def handler(event, context):
     item = client.get_item(
         TableName=os.environ["ENROLLMENTS_TABLE"],
@@ -94,14 +96,17 @@ def seed_enrollment(aws: AwsStack) -> str:
     return enrollment_id
 
 
-def _run(code: str, event: str, env: dict[str, str]) -> float:
-    return float(run_child(code, event, env)) * 1000
+def _run(runtime: Runtime, code: str, event: str, env: dict[str, str]) -> float:
+    result = subprocess.run(  # noqa: S603 (a found interpreter, fixed code)
+        runtime.command(code, event), cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return float(result.stdout) * 1000
 
 
-def top_imports(env: dict[str, str], count: int = 8) -> list[tuple[str, float]]:
+def top_imports(runtime: Runtime, env: dict[str, str], count: int = 8) -> list[tuple[str, float]]:
     """Where `import app.main` spends its time, by package: `python -X importtime` self times."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import app.main"],
+    result = subprocess.run(  # noqa: S603 (a found interpreter, fixed code)
+        runtime.command("import app.main", options=("-X", "importtime")),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -129,18 +134,25 @@ def compile_bytecode() -> None:
 
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
-    compile_bytecode()
+    runtime = lambda_runtime()
+    if runtime.artifact is None:
+        compile_bytecode()  # The artifact's own bytecode is compiled by its build.
     env = aws.function_env("ApiFunction")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     event = json.dumps(rest_event("GET", f"/enrollments/{seed_enrollment(aws)}"))
-    app, floor = interleaved(
-        RUNS, lambda: _run(APP_PROCESS, event, env), lambda: _run(FLOOR_PROCESS, event, env)
-    )
+    with step("Cold start: fresh processes", 2 * RUNS) as advance:
+        app, floor = interleaved(
+            RUNS,
+            lambda: _run(runtime, APP_PROCESS, event, env),
+            lambda: _run(runtime, FLOOR_PROCESS, event, env),
+            advance=advance,
+        )
     notes = [
+        f"cold start and restore: {runtime.describe()}",
         f"cold start: {RUNS} fresh processes each; app min/max {min(app):.0f}/{max(app):.0f} ms, "
         f"floor min/max {min(floor):.0f}/{max(floor):.0f} ms",
         "import app.main by package (self ms): "
-        + ", ".join(f"{name} {ms:.0f}" for name, ms in top_imports(env)),
+        + ", ".join(f"{name} {ms:.0f}" for name, ms in top_imports(runtime, env)),
     ]
     own, powertools = metrics_import_costs(env)
     notes.append(

@@ -129,10 +129,14 @@ def emulated_stack() -> Iterator[AwsStack]:
         emulator.stop()
 
 
-def interleaved(runs: int, *measures: Callable[[], float]) -> list[list[float]]:
+def interleaved(
+    runs: int, *measures: Callable[[], float], advance: Callable[[int], None] | None = None
+) -> list[list[float]]:
     """Run each measure `runs` times, alternating between them, so noise hits all alike."""
     samples: list[list[float]] = [[] for _ in measures]
     for _ in range(runs):
         for index, measure in enumerate(measures):
             samples[index].append(measure())
+            if advance is not None:
+                advance(1)
     return samples

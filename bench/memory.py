@@ -4,6 +4,7 @@ import json
 
 from bench.common import AwsStack, Figure, run_child
 from local.poller import sqs_function_config
+from local.progress import step
 from tests.aws_events import sqs_event
 
 # This process's own high-water mark (getrusage's ru_maxrss would include the parent's size at
@@ -54,16 +55,19 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         ("GET", "/age-groups", None),
     ]
     calls += [("POST", "/enrollments", enrollment)] * 10
-    api_mb = _peak_mb(API_PROCESS, json.dumps(calls), env)
-
-    sqs = aws.client("sqs")
-    queue_url = aws.stack.refs["EnrollmentQueue"]
-    bodies: list[str] = []
-    while len(bodies) < 10:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-        bodies += [m["Body"] for m in messages.get("Messages", [])]
-    event = sqs_event(*bodies[:10], queue_arn=aws.stack.attributes[("EnrollmentQueue", "Arn")])
-    processor_mb = _peak_mb(PROCESSOR_PROCESS, json.dumps(event), env)
+    with step("Peak memory: API, processor", 2) as advance:
+        api_mb = _peak_mb(API_PROCESS, json.dumps(calls), env)
+        advance(1)
+        sqs = aws.client("sqs")
+        queue_url = aws.stack.refs["EnrollmentQueue"]
+        bodies: list[str] = []
+        while len(bodies) < 10:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+            bodies += [m["Body"] for m in messages.get("Messages", [])]
+        arn = aws.stack.attributes[("EnrollmentQueue", "Arn")]
+        event = sqs_event(*bodies[:10], queue_arn=arn)
+        processor_mb = _peak_mb(PROCESSOR_PROCESS, json.dumps(event), env)
+        advance(1)
 
     api_memory = aws.template["Resources"]["ApiFunction"]["Properties"]["MemorySize"]
     processor_memory = sqs_function_config(aws.template, "ProcessorFunction").memory_mb

@@ -19,6 +19,7 @@ from bench.common import AwsStack, Figure, median, pending_enrollment_item
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
+from local.progress import Advance, step
 from local.supervisor import LocalService
 from tests.aws_events import LambdaContext, sqs_event
 
@@ -129,14 +130,8 @@ def _wait_for_line(path: str, text: str, occurrence: int, timeout: float = 60) -
     raise TimeoutError(f"no {text!r} in the local stack's log")
 
 
-def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
-    config = sqs_function_config(aws.template, "ProcessorFunction")
-    batch = config.batch_size
-    # The local stack first, on an emulator of its own, before this process's environment
-    # points at the benchmarks' one.
-    rounds = math.ceil(ENROLLMENTS / (batch * config.maximum_concurrency))
-    stack_wall, submitted = _local_stack_seconds(aws, batch)
-
+def _batches(aws: AwsStack, batch: int, advance: Advance) -> tuple[float, float]:
+    """A batch's median seconds, processed concurrently; the same records one at a time."""
     os.environ.update(aws.function_env("ProcessorFunction"))
     os.environ["PROCESSING_DELAY_SECONDS"] = str(DELAY_SECONDS)
     from app.aws import get_dynamodb_client
@@ -144,9 +139,25 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
 
     get_settings.cache_clear()
     get_dynamodb_client.cache_clear()
-    concurrent = [_batch_seconds(aws, _pending(aws, batch), False) for _ in range(BATCH_RUNS)]
+    concurrent = []
+    for _ in range(BATCH_RUNS):
+        concurrent.append(_batch_seconds(aws, _pending(aws, batch), False))
+        advance(1)
     sequential = _batch_seconds(aws, _pending(aws, batch), True)
-    batch_wall = median(concurrent)
+    advance(1)
+    return median(concurrent), sequential
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    config = sqs_function_config(aws.template, "ProcessorFunction")
+    batch = config.batch_size
+    # The local stack first, on an emulator of its own, before this process's environment
+    # points at the benchmarks' one.
+    rounds = math.ceil(ENROLLMENTS / (batch * config.maximum_concurrency))
+    with step("Processing: the local stack, then batches", 1 + BATCH_RUNS + 1) as advance:
+        stack_wall, submitted = _local_stack_seconds(aws, batch)
+        advance(1)
+        batch_wall, sequential = _batches(aws, batch, advance)
 
     # Lambda bills duration x memory. At the production delay, a batch lasts the delay plus the
     # overhead measured here; processed one record after the other, ten delays plus overhead.

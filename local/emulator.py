@@ -5,19 +5,41 @@ line (no line per request: the poller's long polls would flood the terminal).
 """
 
 import argparse
+import functools
 import logging
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
-from typing import IO
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, Any, TypeVar
 
 from local.process import configure_logging, exit_with_parent, spawn, stop
 
 # Named, not __name__: run as `python -m local.emulator`, this module is `__main__`.
 logger = logging.getLogger("local.emulator")
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def serialized(method: Method) -> Method:
+    """`method`, run by one thread at a time.
+
+    DynamoDB applies each request to a table atomically: a conditional write or a transaction
+    never interleaves with another. moto's server answers each request on a thread of its own,
+    and its conditional writes and transactions can then interleave (or fail, copying a table
+    that another thread changes), so its DynamoDB requests are made to take turns.
+    """
+    lock = threading.Lock()
+
+    @functools.wraps(method)
+    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return one_at_a_time  # type: ignore[return-value]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Imported here: moto takes a second to import, and the supervisor never needs it.
     from moto import server
+    from moto.dynamodb.responses import DynamoHandler
 
+    DynamoHandler.call_action = serialized(DynamoHandler.call_action)  # type: ignore[method-assign]
     configure_logging("emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     exit_with_parent()

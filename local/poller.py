@@ -1,10 +1,11 @@
 """A local SQS event source mapping: what Lambda does between a queue and a function.
 
-It long-polls the queue, invokes the handler with batches in the exact shape Lambda sends, at most
-`maximum_concurrency` invocations at a time, and deletes only the records that succeeded: those not
-named in the handler's `batchItemFailures`, and none when the handler raises or overruns its
-timeout. Records it does not delete reappear after the visibility timeout and, after the queue's
-`maxReceiveCount`, move to its dead-letter queue, as on AWS.
+It long-polls the queue, gathers a batch for up to the source's batching window, invokes the
+handler with it in the exact shape Lambda sends, at most `maximum_concurrency` invocations at a
+time, and deletes only the records that succeeded: those not named in the handler's
+`batchItemFailures`, and none when the handler raises or overruns its timeout. Records it does
+not delete reappear after the visibility timeout and, after the queue's `maxReceiveCount`, move
+to its dead-letter queue, as on AWS.
 
 `python -m local.poller --queue-url URL` runs it for the template's processor function.
 """
@@ -50,6 +51,8 @@ WAIT_TIME_SECONDS = 2
 # retried, rather than holding up the poller (and its stop) for botocore's default 60 s.
 SQS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=WAIT_TIME_SECONDS + 5)
 STOP_DIAGNOSTIC_SECONDS = 15
+# How often a batch being gathered looks for more records when a receive does not wait.
+GATHER_INTERVAL_SECONDS = 0.05
 # The attributes Lambda copies into a record, for a standard queue.
 RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -71,6 +74,7 @@ class FunctionConfig:
     queue_id: str
     batch_size: int
     maximum_concurrency: int
+    batching_window_seconds: float = 0.0
 
 
 def sqs_function_config(template: dict[str, Any], function_id: str) -> FunctionConfig:
@@ -93,6 +97,7 @@ def sqs_function_config(template: dict[str, Any], function_id: str) -> FunctionC
         maximum_concurrency=int(
             source.get("ScalingConfig", {}).get("MaximumConcurrency", DEFAULT_MAXIMUM_CONCURRENCY)
         ),
+        batching_window_seconds=float(source.get("MaximumBatchingWindowInSeconds", 0)),
     )
 
 
@@ -263,13 +268,9 @@ class EventSourceMapping:
             if self._stopping.is_set():
                 return 0
         try:
-            messages = self._sqs.receive_message(
-                QueueUrl=self._queue_url,
-                MaxNumberOfMessages=self._function.batch_size,
-                WaitTimeSeconds=self._wait_time_seconds,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            messages = self._receive(self._function.batch_size, self._wait_time_seconds)
+            if messages:
+                messages += self._gather(self._function.batch_size - len(messages))
         except Exception:
             self._slots.release()
             raise
@@ -281,6 +282,30 @@ class EventSourceMapping:
         self._invocations.append(invocation)
         invocation.start()
         return len(messages)
+
+    def _receive(self, count: int, wait_seconds: int) -> list["MessageTypeDef"]:
+        return self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def _gather(self, missing: int) -> list["MessageTypeDef"]:
+        """Up to `missing` more records, received within the batching window, as Lambda does."""
+        gathered: list[MessageTypeDef] = []
+        until = time.monotonic() + self._function.batching_window_seconds
+        while len(gathered) < missing and not self._stopping.is_set():
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(missing - len(gathered), min(int(remaining), WAIT_TIME_SECONDS))
+            gathered += more
+            if not more:
+                # Under a second left, a receive does not wait: look again shortly.
+                self._stopping.wait(min(remaining, GATHER_INTERVAL_SECONDS))
+        return gathered
 
     def _invoke_in_slot(self, messages: Sequence["MessageTypeDef"]) -> None:
         try:

@@ -6,6 +6,13 @@ halfway and starts it again (gracefully, or with SIGKILL and `--kill`), then wai
 bound, until every accepted enrollment is PROCESSED. It reports requests sent, accepted, refused
 by status code, reached PROCESSED, lost (accepted but never processed), redeliveries and
 latencies, and exits 1 if any enrollment was lost or any request failed with a 5xx.
+
+With `--retries`, each enrollment is sent with an `Idempotency-Key`, and every 5xx, 409 and
+transport error is retried with the same key, while a fault proxy cuts a share (`--fault-rate`)
+of the exchanges between the clients and the API and between the API and the emulator: requests
+that never arrive, and answers lost after the work was done. Every enrollment in the table is then
+counted by name (each request has its own): it exits 1 unless none is duplicated, none lost, and
+every request was answered in the end.
 """
 
 import argparse
@@ -16,18 +23,23 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
 
+from app.repositories.idempotency import LEASE_SECONDS
 from local.config import LocalSettings
 from local.emulator import free_port
+from local.faults import FaultProxy
 from local.process import configure_logging
+from local.progress import Advance, step
 from local.supervisor import LocalService
 
 logger = logging.getLogger("local.soak")
@@ -36,6 +48,9 @@ API_KEY = "soak-key"
 # The stack's own log lines, to count what the poller redelivered.
 REDELIVERED = re.compile(r"Invocation \S+: \d+ records \((\d+) redelivered\)")
 ALREADY_PROCESSED = "Enrollment was already processed"
+# With --retries: how long a client keeps sending one enrollment before it gives up on it; longer
+# than an idempotency claim's lease, after which a claim whose request died is taken over.
+RETRY_FOR_SECONDS = 3 * LEASE_SECONDS
 
 
 def valid_cpf(rng: random.Random) -> str:
@@ -59,6 +74,9 @@ class Results:
     accepted: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
+    retried: int = 0
+    replayed: int = 0
+    given_up: int = 0
 
     def record(self, status: str, seconds: float, enrollment_id: str | None, text: str) -> None:
         """One request's outcome."""
@@ -72,9 +90,20 @@ class Results:
 
 
 def send_enrollments(
-    api_url: str, requests: int, clients: int, deadline: float, results: Results, seed: int
+    api_url: str,
+    requests: int,
+    clients: int,
+    deadline: float,
+    results: Results,
+    seed: int,
+    retries: bool = False,
+    advance: Advance = lambda n: None,
 ) -> None:
-    """POST `requests` enrollments from `clients` threads, each with its own connection."""
+    """POST `requests` enrollments from `clients` threads, each with its own connection.
+
+    With `retries`, each has its own `Idempotency-Key` and is sent again, with the same key, after
+    a 5xx, a 409 or a transport error.
+    """
     tickets = iter(range(requests))
     tickets_lock = threading.Lock()
 
@@ -87,21 +116,47 @@ def send_enrollments(
                 if ticket is None:
                     return
                 body = {"name": f"Soak {ticket}", "age": rng.randint(18, 60), "cpf": valid_cpf(rng)}
+                headers = {"Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))}
                 with results.lock:
                     results.sent += 1
-                started = time.perf_counter()
-                try:
-                    response = http.post("/enrollments", json=body)
-                except httpx.HTTPError as exc:
-                    results.record(type(exc).__name__, time.perf_counter() - started, None, "")
-                    continue
-                accepted = response.json()["enrollment_id"] if response.status_code == 202 else None
-                status = str(response.status_code)
-                results.record(status, time.perf_counter() - started, accepted, response.text)
+                give_up_at = time.monotonic() + (RETRY_FOR_SECONDS if retries else 0)
+                while (
+                    wait := send_once(http, body, headers if retries else {}, results)
+                ) is not None:
+                    if time.monotonic() + wait > give_up_at:
+                        if retries:
+                            with results.lock:
+                                results.given_up += 1
+                        break
+                    time.sleep(wait)
+                    with results.lock:
+                        results.retried += 1
+                advance(1)
 
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client, number) for number in range(clients)]:
             future.result()
+
+
+def send_once(
+    http: httpx.Client, body: dict[str, object], headers: dict[str, str], results: Results
+) -> float | None:
+    """Send one enrollment and record the answer; seconds to wait before a retry, or None."""
+    started = time.perf_counter()
+    try:
+        response = http.post("/enrollments", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        results.record(type(exc).__name__, time.perf_counter() - started, None, "")
+        return 0.1
+    status = response.status_code
+    accepted = response.json()["enrollment_id"] if status == 202 else None
+    results.record(str(status), time.perf_counter() - started, accepted, response.text)
+    if response.headers.get("Idempotent-Replayed") == "true":
+        with results.lock:
+            results.replayed += 1
+    if status == 409:
+        return float(response.headers.get("Retry-After", 1))
+    return 0.1 if status >= 500 else None
 
 
 def processed(api_url: str, ids: Sequence[str], clients: int) -> set[str]:
@@ -139,17 +194,38 @@ def restart_poller_halfway(
     logger.info("Poller started again")
 
 
-def queue_depths(service: LocalService) -> dict[str, int]:
-    """Messages left on each queue of the stack (visible + in flight)."""
+def emulator_client(service: LocalService, name: str) -> Any:
+    """A boto3 client of the stack's emulator."""
     if service.emulator is None or service.stack is None:
         raise RuntimeError("The soak test runs on the embedded emulator")
-    sqs = boto3.client(
-        "sqs",
+    return boto3.client(
+        name,  # type: ignore[call-overload]
         endpoint_url=service.emulator.endpoint_url,
         region_name=service.settings.region,
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 (the emulator's fake credentials)
     )
+
+
+def stored_names(service: LocalService) -> Counter[str]:
+    """How many enrollments the table holds of each name."""
+    assert service.stack is not None
+    dynamodb = emulator_client(service, "dynamodb")
+    names: Counter[str] = Counter()
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=service.stack.refs["EnrollmentsTable"],
+        ProjectionExpression="#n",
+        ExpressionAttributeNames={"#n": "name"},
+    )
+    for page in pages:
+        names.update(item["name"]["S"] for item in page["Items"])
+    return names
+
+
+def queue_depths(service: LocalService) -> dict[str, int]:
+    """Messages left on each queue of the stack (visible + in flight)."""
+    assert service.stack is not None
+    sqs = emulator_client(service, "sqs")
     depths = {}
     for logical_id in ("EnrollmentQueue", "EnrollmentDeadLetterQueue"):
         attributes = sqs.get_queue_attributes(
@@ -182,6 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--send-timeout", type=float, default=300)
     parser.add_argument("--drain-timeout", type=float, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--retries",
+        action="store_true",
+        help="send an Idempotency-Key with each enrollment, retry failures, inject faults",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.1,
+        help="with --retries: share of exchanges cut on each faulty hop",
+    )
     args = parser.parse_args(argv)
     configure_logging("soak")
 
@@ -198,11 +285,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         local_visibility_timeout=args.visibility_timeout,
     )
     results = Results()
+    proxies: list[FaultProxy] = []
+
+    def through_faults(url: str) -> str:
+        """A fault proxy in front of the emulator at `url`, for the API's calls to AWS."""
+        proxies.append(FaultProxy(int(url.rsplit(":", 1)[1]), args.fault_rate, args.seed).start())
+        return proxies[-1].url
+
     with log_path.open("w") as log:
-        service = LocalService(settings, output=log)
+        service = LocalService(
+            settings, output=log, api_aws_endpoint=through_faults if args.retries else None
+        )
         try:
             started = time.monotonic()
             service.start()
+            api_url = service.api_url
+            if args.retries:
+                proxies.insert(0, FaultProxy(settings.port, args.fault_rate, args.seed + 1).start())
+                api_url = proxies[0].url
             logger.info("Stack up in %.1f s; its logs: %s", time.monotonic() - started, log_path)
             with httpx.Client(base_url=service.api_url, headers={"x-api-key": API_KEY}) as http:
                 http.post("/age-groups", json={"min_age": 0, "max_age": 150}).raise_for_status()
@@ -214,14 +314,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             restarter.start()
             load_started = time.monotonic()
-            send_enrollments(
-                service.api_url,
-                args.requests,
-                args.clients,
-                load_started + args.send_timeout,
-                results,
-                args.seed,
-            )
+            with step(f"Soak: POST /enrollments, {args.clients} clients", args.requests) as sent:
+                send_enrollments(
+                    api_url,
+                    args.requests,
+                    args.clients,
+                    load_started + args.send_timeout,
+                    results,
+                    args.seed,
+                    args.retries,
+                    sent,
+                )
             load_seconds = time.monotonic() - load_started
             restarter.join()
             logger.info(
@@ -230,24 +333,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             done: set[str] = set()
             drain_deadline = time.monotonic() + args.drain_timeout
-            while time.monotonic() < drain_deadline:
-                done |= processed(
-                    service.api_url, sorted(set(results.accepted) - done), args.clients
-                )
-                if len(done) == len(results.accepted):
-                    break
-                time.sleep(1)
+            with step("Soak: accepted enrollments PROCESSED", len(results.accepted)) as drained:
+                while time.monotonic() < drain_deadline:
+                    before = len(done)
+                    done |= processed(
+                        service.api_url, sorted(set(results.accepted) - done), args.clients
+                    )
+                    drained(len(done) - before)
+                    if len(done) == len(results.accepted):
+                        break
+                    time.sleep(1)
             drain_seconds = time.monotonic() - load_started - load_seconds
             depths = queue_depths(service)
+            names = stored_names(service)
         finally:
+            for proxy in proxies:
+                proxy.stop()
             service.stop()
 
     stack_log = log_path.read_text()
     no_ops = stack_log.count(ALREADY_PROCESSED)
     redelivered = sum(int(n) for n in REDELIVERED.findall(stack_log))
     accepted = len(results.accepted)
-    lost = accepted - len(done)
+    lost = len(set(results.accepted) - done)
     duplicate_ids = accepted - len(set(results.accepted))
+    # Each request has its own name: a name stored twice is an enrollment made twice.
+    duplicates = sum(count - 1 for count in names.values())
     refused = {s: n for s, n in sorted(results.statuses.items()) if s != "202"}
     report = [
         f"requests sent         {results.sent} ({args.clients} clients, {load_seconds:.1f} s)",
@@ -256,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"reached PROCESSED     {len(done)} (drained {drain_seconds:.1f} s after the last request)",
         f"lost                  {lost}",
         f"duplicate ids         {duplicate_ids}",
+        f"duplicate enrollments {duplicates} (of {names.total()} stored)",
         f"redelivered records   {redelivered} (found PROCESSED already: {no_ops})",
         f"left on the queues    {depths}",
         f"POST latency          p50 {percentile(results.latencies, 50) * 1000:.0f} ms, "
@@ -263,10 +375,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"poller restart        {'SIGKILL' if args.kill else 'SIGTERM'}, {args.pause:.0f} s down",
         f"stack log             {log_path}",
     ]
+    if args.retries:
+        cuts = [proxy.cuts for proxy in proxies]
+        report[3:3] = [
+            f"retried               {results.retried} (answers replayed: {results.replayed}, "
+            f"given up after {RETRY_FOR_SECONDS} s: {results.given_up})",
+            f"faults injected       client-API {dict(cuts[0])}, API-AWS {dict(cuts[1])} "
+            f"(rate {args.fault_rate:g})",
+        ]
     print("\n".join(report))
     for text in results.server_errors[:5]:
         print(f"5xx: {text}")
-    return 1 if lost or results.server_errors else 0
+    if args.retries:
+        return 1 if duplicates or lost or results.given_up else 0
+    return 1 if lost or duplicates or results.server_errors else 0
 
 
 if __name__ == "__main__":

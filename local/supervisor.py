@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -30,7 +31,13 @@ API_FUNCTION = "ApiFunction"
 PROCESSOR_FUNCTION = "ProcessorFunction"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # What the API needs to serve real AWS resources without the local stack.
-REAL_AWS_VARIABLES = ("AGE_GROUPS_TABLE", "ENROLLMENTS_TABLE", "ENROLLMENT_QUEUE_URL", "API_KEY")
+REAL_AWS_VARIABLES = (
+    "AGE_GROUPS_TABLE",
+    "ENROLLMENTS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "ENROLLMENT_QUEUE_URL",
+    "API_KEY",
+)
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
 # How often the activity summary is logged, while there is activity.
@@ -40,8 +47,16 @@ SUMMARY_INTERVAL_SECONDS = 5
 class LocalService:
     """The emulator, the API and the poller, as child processes of this one."""
 
-    def __init__(self, settings: LocalSettings, output: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: LocalSettings,
+        output: IO[str] | None = None,
+        api_aws_endpoint: Callable[[str], str] | None = None,
+    ) -> None:
+        """`api_aws_endpoint` maps the emulator's URL to the one the API uses (the soak test's
+        fault proxy); the poller always reaches the emulator directly."""
         self.settings = settings
+        self._api_aws_endpoint = api_aws_endpoint
         self.template: dict[str, Any] = load_template()
         self.emulator = (
             Emulator(settings.aws_endpoint_url, settings.local_emulator_port)
@@ -136,6 +151,8 @@ class LocalService:
         env = self.function_environment(API_FUNCTION)
         if self.emulator is not None:
             env["API_KEY"] = self.settings.api_key
+            if self._api_aws_endpoint is not None:
+                env["AWS_ENDPOINT_URL"] = self._api_aws_endpoint(env["AWS_ENDPOINT_URL"])
         args = ["--host", self.settings.host, "--port", str(self.settings.port)]
         self._api = self._spawn_function("local.api", args, env)
         if self.stack is not None:

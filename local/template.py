@@ -105,6 +105,9 @@ def provision(
             if not exist_ok:
                 raise
             description = dynamodb.describe_table(TableName=name)["Table"]
+        else:
+            if ttl := props.get("TimeToLiveSpecification"):
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         stack.refs[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = description["TableArn"]
 

@@ -16,9 +16,20 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def rest_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event for one request."""
+def rest_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    api_key_id: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one request, from the caller with `api_key_id`."""
     event = load_event("apigw_rest_proxy.json")
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    if api_key_id is not None:
+        event["requestContext"]["identity"]["apiKeyId"] = api_key_id
     event["httpMethod"] = event["requestContext"]["httpMethod"] = method
     event["path"] = path
     event["pathParameters"] = {"proxy": path.lstrip("/")}

@@ -1,5 +1,6 @@
 """Fixtures: an emulated AWS account with the template's tables and queues, and the app on it."""
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,6 +42,19 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_cached_providers()
     yield
     clear_cached_providers()
+
+
+@pytest.fixture
+def event_loop_as_on_lambda() -> Iterator[None]:
+    """Mangum runs on the thread's current event loop, which Lambda keeps between invocations.
+
+    In this test process other tests' `asyncio.run()` may have left none.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from app.errors import (
     translate_aws_errors,
 )
 from app.models.age_groups import AgeGroup, AgeGroupCreate
+from app.repositories.idempotency import Claim
+from app.repositories.items import put_new_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,30 +36,22 @@ class AgeGroupRepository:
         # None lets DynamoDB fill each page up to 1 MB; tests set it small to prove pagination.
         self._scan_page_size = scan_page_size
 
-    def create(self, new: AgeGroupCreate) -> AgeGroup:
-        """Store a new age group and return it."""
+    def create(self, new: AgeGroupCreate, completing: Claim | None = None) -> AgeGroup:
+        """Store a new age group and return it; with a claim, complete it with the group."""
         group = AgeGroup(
             age_group_id=uuid4(),
             min_age=new.min_age,
             max_age=new.max_age,
             created_at=datetime.now(UTC),
         )
-        with translate_aws_errors(DEPENDENCY):
-            try:
-                self._client.put_item(
-                    TableName=self._table_name,
-                    Item={
-                        "age_group_id": {"S": str(group.age_group_id)},
-                        "min_age": {"N": str(group.min_age)},
-                        "max_age": {"N": str(group.max_age)},
-                        "created_at": {"S": group.created_at.isoformat()},
-                    },
-                    ConditionExpression="attribute_not_exists(age_group_id)",
-                )
-            except ClientError as exc:
-                # The id is new: only this call's own earlier attempt can have written it.
-                if not (error_code(exc) == CONDITION_FAILED and failed_on_retry(exc)):
-                    raise
+        item: dict[str, AttributeValueTypeDef] = {
+            "age_group_id": {"S": str(group.age_group_id)},
+            "min_age": {"N": str(group.min_age)},
+            "max_age": {"N": str(group.max_age)},
+            "created_at": {"S": group.created_at.isoformat()},
+        }
+        completion = completing.completion(group.model_dump_json()) if completing else None
+        put_new_item(self._client, self._table_name, item, "age_group_id", DEPENDENCY, completion)
         return group
 
     def list(self) -> list[AgeGroup]:

@@ -6,14 +6,10 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from app.errors import (
-    CONDITION_FAILED,
-    NotFoundError,
-    error_code,
-    failed_on_retry,
-    translate_aws_errors,
-)
+from app.errors import CONDITION_FAILED, NotFoundError, error_code, translate_aws_errors
 from app.models.enrollments import Enrollment, EnrollmentStatus
+from app.repositories.idempotency import Claim
+from app.repositories.items import put_new_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,19 +25,16 @@ class EnrollmentRepository:
         self._client = client
         self._table_name = table_name
 
-    def create(self, enrollment: Enrollment) -> None:
-        """Store a new enrollment; its id must not exist yet."""
-        with translate_aws_errors(DEPENDENCY):
-            try:
-                self._client.put_item(
-                    TableName=self._table_name,
-                    Item=_to_item(enrollment),
-                    ConditionExpression="attribute_not_exists(enrollment_id)",
-                )
-            except ClientError as exc:
-                # The id is new: only this call's own earlier attempt can have written it.
-                if not (error_code(exc) == CONDITION_FAILED and failed_on_retry(exc)):
-                    raise
+    def create(self, enrollment: Enrollment, completing: Claim | None = None) -> None:
+        """Store a new enrollment; with a claim, complete it with the enrollment as its answer."""
+        put_new_item(
+            self._client,
+            self._table_name,
+            _to_item(enrollment),
+            "enrollment_id",
+            DEPENDENCY,
+            completing.completion(enrollment.model_dump_json()) if completing else None,
+        )
 
     def get(self, enrollment_id: UUID) -> Enrollment:
         """The enrollment, read with strong consistency, or `NotFoundError`."""

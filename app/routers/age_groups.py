@@ -2,12 +2,14 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from app.dependencies import AgeGroupRepositoryDep
-from app.exception_handlers import ErrorDetail
+from app.exception_handlers import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.idempotency import IdempotencyDep
 from app.models.age_groups import AgeGroup, AgeGroupCreate
+from app.routers import LOCATION_HEADER, location
 
 router = APIRouter(prefix="/age-groups", tags=["age groups"])
 
@@ -18,10 +20,24 @@ class Message(BaseModel):
     message: str
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def create_age_group(new: AgeGroupCreate, repository: AgeGroupRepositoryDep) -> AgeGroup:
-    """Register an age group."""
-    return repository.create(new)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={status.HTTP_201_CREATED: {"headers": LOCATION_HEADER}, **IDEMPOTENT_RESPONSES},
+)
+def create_age_group(
+    new: AgeGroupCreate,
+    repository: AgeGroupRepositoryDep,
+    idempotency: IdempotencyDep,
+    request: Request,
+    response: Response,
+) -> AgeGroup:
+    """Register an age group; `Location` is its URL."""
+    group = idempotency.run(AgeGroup, lambda claim: repository.create(new, claim))
+    response.headers["Location"] = location(
+        request, "delete_age_group", age_group_id=group.age_group_id
+    )
+    return group
 
 
 @router.get("")

@@ -2,11 +2,13 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.dependencies import AgeGroupRepositoryDep, EnrollmentQueueDep, EnrollmentRepositoryDep
-from app.exception_handlers import ErrorDetail
+from app.exception_handlers import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.idempotency import IdempotencyDep
 from app.models.enrollments import Enrollment, EnrollmentCreate
+from app.routers import LOCATION_HEADER, location
 from app.services import request_enrollment
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
@@ -16,10 +18,12 @@ router = APIRouter(prefix="/enrollments", tags=["enrollments"])
     "",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
+        status.HTTP_202_ACCEPTED: {"headers": LOCATION_HEADER},
         status.HTTP_400_BAD_REQUEST: {
             "model": ErrorDetail,
             "description": "The age is in no age group",
-        }
+        },
+        **IDEMPOTENT_RESPONSES,
     },
 )
 def create_enrollment(
@@ -27,9 +31,18 @@ def create_enrollment(
     age_groups: AgeGroupRepositoryDep,
     enrollments: EnrollmentRepositoryDep,
     queue: EnrollmentQueueDep,
+    idempotency: IdempotencyDep,
+    request: Request,
+    response: Response,
 ) -> Enrollment:
-    """Request an enrollment; it is processed asynchronously, so poll its status."""
-    return request_enrollment(new, age_groups, enrollments, queue)
+    """Request an enrollment; it is processed asynchronously, so poll its status (`Location`)."""
+    enrollment = idempotency.run(
+        Enrollment, lambda claim: request_enrollment(new, age_groups, enrollments, queue, claim)
+    )
+    response.headers["Location"] = location(
+        request, "get_enrollment", enrollment_id=enrollment.enrollment_id
+    )
+    return enrollment
 
 
 @router.get(

@@ -4,8 +4,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from app.aws import get_dynamodb_client
 
 THROTTLING = {
     "dynamodb": ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
@@ -25,7 +28,12 @@ class _RawBody:
 
 def throttled_response(service: str, status: int = 400) -> AWSResponse:
     """An HTTP response in which AWS says the caller is throttled."""
-    body = json.dumps({"__type": THROTTLING[service], "message": "Rate exceeded"}).encode()
+    return error_response(THROTTLING[service], "Rate exceeded", status)
+
+
+def error_response(error_type: str, message: str, status: int) -> AWSResponse:
+    """An HTTP response in which AWS (its JSON protocol) answers with an error."""
+    body = json.dumps({"__type": error_type, "message": message}).encode()
     headers = HTTPHeaders()
     headers["Content-Type"] = "application/x-amz-json-1.0"
     return AWSResponse("https://aws.invalid/", status, headers, _RawBody(body))
@@ -70,3 +78,17 @@ def answering(response: Callable[[], AWSResponse], calls: list[str]) -> Callable
         return response()
 
     return hook
+
+
+def take_effect_then_time_out(operation: str) -> None:
+    """The first attempt of the app's next DynamoDB `operation` takes effect; its answer is lost."""
+    direct = boto3.client("dynamodb")
+    calls: dict[str, Callable[..., object]] = {
+        "PutItem": direct.put_item,
+        "DeleteItem": direct.delete_item,
+        "TransactWriteItems": direct.transact_write_items,
+    }
+    apply = calls[operation]
+    get_dynamodb_client().meta.events.register_first(
+        f"before-send.dynamodb.{operation}", applied_then_timed_out(lambda p: apply(**p))
+    )

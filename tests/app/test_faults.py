@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
-import botocore.retries.standard
 import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
@@ -23,7 +22,8 @@ from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import (
     answering,
-    applied_then_timed_out,
+    error_response,
+    take_effect_then_time_out,
     throttled_response,
     unavailable,
 )
@@ -39,15 +39,7 @@ WRITE = (get_dynamodb_client, "dynamodb", "PutItem")
 FAILURE_POINTS = {"age-group read": AGE_GROUP_READ, "publish": PUBLISH, "write": WRITE}
 
 
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries happen as configured, without the wait between them."""
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
-
-
-@pytest.fixture
-def open_group(client: TestClient) -> None:
-    assert client.post("/age-groups", json={"min_age": 0, "max_age": 150}).status_code == 201
+pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 def fail(point: tuple[Callable[[], Any], str, str], how: str) -> list[str]:
@@ -113,19 +105,6 @@ def test_a_message_whose_write_failed_is_never_marked_processed(
 
     assert response == {"batchItemFailures": [{"itemIdentifier": orphan["messageId"]}]}
     assert stored_ids() == set()
-
-
-def take_effect_then_time_out(operation: str) -> None:
-    """The first attempt of a DynamoDB call takes effect, but its answer is lost."""
-    direct = boto3.client("dynamodb")
-    calls: dict[str, Callable[..., object]] = {
-        "PutItem": direct.put_item,
-        "DeleteItem": direct.delete_item,
-    }
-    apply = calls[operation]
-    get_dynamodb_client().meta.events.register_first(
-        f"before-send.dynamodb.{operation}", applied_then_timed_out(lambda p: apply(**p))
-    )
 
 
 @pytest.mark.usefixtures("open_group")
@@ -237,3 +216,17 @@ def test_clients_retry_in_standard_mode_with_short_timeouts() -> None:
         assert config.retries == {"mode": "standard", "total_max_attempts": 3}
         # Three attempts of both timeouts, and backoff, fit in API Gateway's 29 s.
         assert 3 * (config.connect_timeout + config.read_timeout) <= 10
+
+
+def test_an_aws_5xx_is_a_503_whatever_its_error_code(client: TestClient) -> None:
+    attempts: list[str] = []
+    events: Any = get_dynamodb_client().meta.events
+    events.register_first(
+        "before-send.dynamodb.Scan",
+        answering(lambda: error_response("SomethingNew", "It broke", 500), attempts),
+    )
+
+    response = client.get("/age-groups")
+
+    assert response.status_code == 503
+    assert len(attempts) == 3, "the SDK retried it as a server error"

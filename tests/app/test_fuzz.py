@@ -1,11 +1,16 @@
 """Schemathesis fuzzes every operation from the app's own OpenAPI document, with all its checks.
 
-Two rules are beyond JSON Schema, so the generator is taught them rather than a check being
-turned off: a CPF's check digits (the `cpf` format gets valid CPFs) and `min_age <= max_age`
-(generated ranges are put in order). An open age group is registered first, so every valid
-enrollment is accepted; the 400 for an age in no group is tested in test_enrollments.py.
+Three rules are beyond JSON Schema, so the generator is taught them rather than a check being
+turned off: a CPF's check digits (the `cpf` format gets valid CPFs), `min_age <= max_age`
+(generated ranges are put in order), and an `Idempotency-Key` used for one body only (a valid
+key is made unique to its body, so a key repeated with the same body is still replayed). An
+open age group is registered first, so every valid enrollment is accepted; the 400 for an age
+in no group is tested in test_enrollments.py.
 """
 
+import hashlib
+import json
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app.config import get_settings
+from app.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
 from app.main import create_app
 from app.models.cpf import check_digit
 from tests.conftest import API_KEY
@@ -49,8 +55,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 @schema.hook
 def map_case(context: Any, case: Any) -> Any:
-    """Put generated age ranges in order; a reversed range is tested on its own."""
+    """Put generated age ranges in order, and give each body its own idempotency keys."""
     body = case.body
+    key = (case.headers or {}).get(IDEMPOTENCY_KEY_HEADER)
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=repr).encode()).hexdigest()
+        case.headers[IDEMPOTENCY_KEY_HEADER] = f"{key[:190]}~{digest}"
     if (
         case.operation.method.upper() == "POST"
         and case.operation.path == "/age-groups"

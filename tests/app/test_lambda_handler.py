@@ -1,8 +1,6 @@
 """The API's Lambda entry point, invoked with API Gateway REST proxy events."""
 
-import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,18 +9,7 @@ from app.config import get_settings
 from tests.aws_events import LambdaContext, rest_event
 from tests.conftest import VALID_CPF
 
-
-@pytest.fixture(autouse=True)
-def event_loop_as_on_lambda() -> Iterator[None]:
-    """Mangum runs on the thread's current event loop, which Lambda keeps between invocations.
-
-    In this test process other tests' `asyncio.run()` may have left none.
-    """
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
+pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
 
 def invoke(method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -88,6 +75,9 @@ def test_docs_behind_a_stage_link_to_the_staged_schema_and_routes_still_match(
     docs = invoke_staged("GET", "/docs")
     assert docs["statusCode"] == 200
     assert f"'/{stage}/openapi.json'" in docs["body"]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"):
+        assert f'"/{stage}/docs/assets/{asset}"' in docs["body"]
+        assert invoke_staged("GET", f"/docs/assets/{asset}")["statusCode"] == 200
     schema = invoke_staged("GET", "/openapi.json")
     assert "/enrollments/{enrollment_id}" in json.loads(schema["body"])["paths"]
     # A stage named like a resource must not eat the resource's path.

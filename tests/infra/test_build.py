@@ -7,7 +7,6 @@ import and answer from nothing but their artifact.
 
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from app.metrics import Metric
+from bench.runtime import local_platform as bench_local_platform
 from local.emulator import Emulator
 from local.template import load_template, provision
 from tests.emf import emf_documents, service_metrics
@@ -71,13 +71,10 @@ def sam_build(build_dir: Path, platform_env: dict[str, str]) -> Path:
 
 def local_platform() -> str:
     """This machine's platform, in the form uv's --python-platform takes."""
-    machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    if sys.platform == "linux":
-        return f"{machine}-manylinux2014"
-    if sys.platform == "darwin":
-        return f"{machine}-apple-darwin"
-    pytest.skip(f"no wheel platform known for {sys.platform}")
+    target = bench_local_platform()
+    if target is None:
+        pytest.skip(f"no wheel platform known for {sys.platform}")
+    return target
 
 
 @pytest.fixture(scope="session")

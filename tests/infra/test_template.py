@@ -118,6 +118,7 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
             {
                 "AGE_GROUPS_TABLE",
                 "ENROLLMENTS_TABLE",
+                "IDEMPOTENCY_TABLE",
                 "ENROLLMENT_QUEUE_URL",
                 "DOCS_ENABLED",
                 "SERVICE_NAME",
@@ -165,6 +166,18 @@ def test_the_processor_consumes_the_queue_with_partial_batch_responses(
     assert 1 <= mapping["BatchSize"] <= 10
     # Lambda's minimum: fewer than 2 concurrent invocations is not a valid maximum.
     assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_processing_keeps_up_with_the_rate_the_usage_plan_admits(cfn: dict[str, Any]) -> None:
+    _, plan = one(resources_of_type(cfn, "AWS::ApiGateway::UsagePlan"))
+    _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
+    delay = float(
+        props(cfn, "ProcessorFunction")["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"]
+    )
+    # The records of a batch run concurrently, so each concurrent invocation clears a batch per
+    # delay; below the admitted steady rate, a backlog would only grow.
+    per_second = mapping["ScalingConfig"]["MaximumConcurrency"] * mapping["BatchSize"] / delay
+    assert per_second >= plan["Throttle"]["RateLimit"]
 
 
 def test_the_processor_timeout_leaves_room_beyond_one_batch(cfn: dict[str, Any]) -> None:
@@ -219,10 +232,19 @@ def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, A
 
 def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -> None:
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable"}
+    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable"}
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_idempotency_records_expire_through_their_ttl_attribute(cfn: dict[str, Any]) -> None:
+    from app.repositories.idempotency import EXPIRY_ATTRIBUTE
+
+    table = props(cfn, "IdempotencyTable")
+    assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True}
+    environment = props(cfn, "ApiFunction")["Environment"]["Variables"]
+    assert environment["IDEMPOTENCY_TABLE"] == ref("IdempotencyTable")
 
 
 # --- Least privilege ---
@@ -253,6 +275,9 @@ def test_the_api_role_grants_exactly_what_the_api_calls(cfn: dict[str, Any]) -> 
         ("dynamodb:DeleteItem", arn_of("AgeGroupsTable")),
         ("dynamodb:PutItem", arn_of("EnrollmentsTable")),
         ("dynamodb:GetItem", arn_of("EnrollmentsTable")),
+        ("dynamodb:PutItem", arn_of("IdempotencyTable")),
+        ("dynamodb:UpdateItem", arn_of("IdempotencyTable")),
+        ("dynamodb:DeleteItem", arn_of("IdempotencyTable")),
         ("sqs:SendMessage", arn_of("EnrollmentQueue")),
     }
     assert props(cfn, "ApiFunctionRole")["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE]

@@ -24,6 +24,8 @@ def processor_config(**changes: Any) -> FunctionConfig:
 
 
 def mapping(stack: Stack, handler: Handler, **changes: Any) -> EventSourceMapping:
+    # Batches go as they come unless a test gathers them.
+    changes.setdefault("batching_window_seconds", 0)
     return EventSourceMapping(
         boto3.client("sqs"),
         stack.refs["EnrollmentQueue"],
@@ -229,6 +231,60 @@ def test_honours_batch_size_and_maximum_concurrency(stack: Stack) -> None:
     assert peak == 2
     assert sorted(int(body) for batch in batches for body in batch) == list(range(20))
     assert queue_counts(stack) == (0, 0)
+
+
+class ScriptedQueue:
+    """An SQS client whose receives return the scripted lists of messages, then nothing."""
+
+    def __init__(self, *receives: list[dict[str, Any]]) -> None:
+        self.receives = list(receives)
+        self.waits: list[int] = []
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        return {"Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:queue"}}
+
+    def receive_message(self, WaitTimeSeconds: int, **_: Any) -> dict[str, Any]:
+        self.waits.append(WaitTimeSeconds)
+        return {"Messages": self.receives.pop(0) if self.receives else []}
+
+    def delete_message_batch(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+
+def scripted_message(body: str) -> dict[str, Any]:
+    return {
+        "MessageId": body,
+        "ReceiptHandle": body,
+        "Body": body,
+        "MD5OfBody": "",
+        "Attributes": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"), [(0, [["a"], ["b", "c"]]), (1.5, [["a", "b", "c"]])]
+)
+def test_gathers_a_batch_for_up_to_its_batching_window(
+    window: float, expected: list[list[str]]
+) -> None:
+    queue = ScriptedQueue(
+        [scripted_message("a")], [], [scripted_message("b"), scripted_message("c")]
+    )
+    batches: list[list[str]] = []
+    poller = EventSourceMapping(
+        queue,  # type: ignore[arg-type]
+        "queue-url",
+        lambda event, context: batches.append([r["body"] for r in event["Records"]]),
+        processor_config(batch_size=3, batching_window_seconds=window),
+        region="us-east-1",
+        wait_time_seconds=0,
+    )
+    while queue.receives:
+        poller.poll()
+        poller.wait()
+    assert batches == expected
+    # Within the window, a receive waits at most what is left of it.
+    assert max(queue.waits) <= window
 
 
 def test_failing_records_reach_the_dead_letter_queue_after_max_receive_count(

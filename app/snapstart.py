@@ -1,0 +1,212 @@
+"""Lambda SnapStart: warm the request paths before the snapshot, refresh what must differ after.
+
+On SnapStart, a new execution environment is restored from a snapshot taken after init, so
+what a user waits for is restore → first response. Without priming, that first request loads
+the DynamoDB and SQS service models and endpoint rulesets and warms Mangum, routing, validation
+and serialization. `register` asks Lambda's runtime hooks (`snapshot_restore_py`, which only
+Lambda's Python runtime provides) to run `prime` before the snapshot, so the snapshot holds all
+of it warm. Elsewhere (tests, uvicorn, the processor) it does nothing.
+
+Priming calls no AWS endpoint and writes nothing: each request is answered by botocore's
+`Stubber`, which returns the canned response before the request is signed or sent. The stubs are
+removed afterwards; the clients stay cached, so restored environments use them as they are.
+
+Nothing the snapshot must not hold is frozen in it:
+- Connections: botocore opens them on first use, and priming sends nothing, so the snapshot has
+  no socket; the first request after a restore opens its own.
+- Credentials: a client resolves its credentials when it is created. On SnapStart, Lambda
+  provides them through the container credentials provider (`AWS_CONTAINER_CREDENTIALS_FULL_URI`)
+  instead of the usual environment variables; botocore holds them as `RefreshableCredentials`,
+  which fetch new ones when they near expiry, as they have after any restore. Credentials that
+  cannot refresh (static keys from the environment, or none at all) would be frozen in every
+  restored environment: then the clients are dropped after priming and created on first use,
+  as without SnapStart (the rest of the priming still holds).
+"""
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from botocore.credentials import RefreshableCredentials
+from botocore.stub import Stubber
+
+from app.aws import get_dynamodb_client, get_sqs_client
+from app.config import get_settings
+from app.idempotency import IDEMPOTENCY_KEY_HEADER
+from app.security import API_KEY_HEADER
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+_GROUP_ID = "00000000-0000-4000-8000-000000000001"
+_ENROLLMENT_ID = "00000000-0000-4000-8000-000000000002"
+_NOW = "2026-01-01T00:00:00+00:00"
+_GROUP_ITEM = {
+    "age_group_id": {"S": _GROUP_ID},
+    "min_age": {"N": "0"},
+    "max_age": {"N": "150"},
+    "created_at": {"S": _NOW},
+}
+_ENROLLMENT_ITEM = {
+    "enrollment_id": {"S": _ENROLLMENT_ID},
+    "name": {"S": "Maria da Silva"},
+    "age": {"N": "22"},
+    "cpf": {"S": "52998224725"},
+    "status": {"S": "PENDING"},
+    "created_at": {"S": _NOW},
+    "updated_at": {"S": _NOW},
+}
+_ENROLLMENT = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+
+_ENROLLMENT_CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    ("dynamodb", "scan", {"Items": [_GROUP_ITEM]}),
+    ("sqs", "send_message", {"MessageId": _ENROLLMENT_ID}),
+]
+_KEYED = {IDEMPOTENCY_KEY_HEADER: "snapstart-priming"}
+
+
+class PrimedRequest(NamedTuple):
+    """A request served before the snapshot, and the answers its AWS calls get, in order."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] = {}  # noqa: RUF012 (never mutated)
+    answers: list[tuple[str, str, dict[str, Any]]] = []  # noqa: RUF012 (never mutated)
+
+
+# Each route once (`POST`s with and without an `Idempotency-Key`).
+PRIMED_REQUESTS = [
+    PrimedRequest("GET", "/age-groups", answers=[("dynamodb", "scan", {"Items": [_GROUP_ITEM]})]),
+    PrimedRequest(
+        "POST",
+        "/age-groups",
+        {"min_age": 0, "max_age": 150},
+        answers=[("dynamodb", "put_item", {})],
+    ),
+    PrimedRequest("DELETE", f"/age-groups/{_GROUP_ID}", answers=[("dynamodb", "delete_item", {})]),
+    PrimedRequest(
+        "POST",
+        "/enrollments",
+        _ENROLLMENT,
+        answers=[*_ENROLLMENT_CALLS, ("dynamodb", "put_item", {})],
+    ),
+    PrimedRequest(
+        "POST",
+        "/enrollments",
+        _ENROLLMENT,
+        _KEYED,
+        [
+            ("dynamodb", "put_item", {}),
+            *_ENROLLMENT_CALLS,
+            ("dynamodb", "transact_write_items", {}),
+        ],
+    ),
+    PrimedRequest(
+        "GET",
+        f"/enrollments/{_ENROLLMENT_ID}",
+        answers=[("dynamodb", "get_item", {"Item": _ENROLLMENT_ITEM})],
+    ),
+]
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    extra_headers: dict[str, str] | None = None,
+    stage: str = "v1",
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for one request, as the `{proxy+}` resource sends it."""
+    headers = {"Accept": "application/json", "Host": "localhost", **(extra_headers or {})}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    api_key = get_settings().api_key
+    if api_key is not None:
+        headers[API_KEY_HEADER] = api_key.get_secret_value()
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "requestId": "snapstart-priming",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": "snapstart-priming"},
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def prime(handler: Handler) -> dict[str, int]:
+    """Create the AWS clients and serve each route once, stubbed; return each route's status."""
+    clients: dict[str, BaseClient] = {
+        "dynamodb": get_dynamodb_client(),
+        "sqs": get_sqs_client(),
+    }
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    statuses = {}
+    for stubber in stubbers.values():
+        stubber.activate()
+    try:
+        for method, path, body, headers, answers in PRIMED_REQUESTS:
+            for service, operation, response in answers:
+                stubbers[service].add_response(operation, response)
+            status = handler(rest_event(method, path, body, headers), None)["statusCode"]
+            name = f"{method} {path}" + (" with a key" if headers else "")
+            statuses[name] = status
+            if status >= 300:
+                # A path left cold costs the first request time, not correctness: go on.
+                logger.warning("Priming %s answered %s", name, status)
+    finally:
+        for stubber in stubbers.values():
+            stubber.deactivate()
+    if not all(_credentials_refresh(client) for client in clients.values()):
+        logger.warning("Static or no AWS credentials: clients are created after restore instead")
+        get_dynamodb_client.cache_clear()
+        get_sqs_client.cache_clear()
+    return statuses
+
+
+def _credentials_refresh(client: "BaseClient") -> bool:
+    return isinstance(client._get_credentials(), RefreshableCredentials)  # type: ignore[attr-defined]
+
+
+def after_restore() -> None:
+    """Make each restored environment differ from its siblings where it must.
+
+    `random` would otherwise replay the same sequence in every environment restored from one
+    snapshot, so it is reseeded (from os.urandom). Ids need nothing: `uuid4` reads
+    `os.urandom` on each call, and the kernel's generator is not part of the snapshot.
+    """
+    random.seed()
+
+
+def register(handler: Handler) -> bool:
+    """On Lambda's Python runtime, prime `handler` before the snapshot; elsewhere do nothing."""
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-untyped]
+            register_after_restore,
+            register_before_snapshot,
+        )
+    except ImportError:
+        return False
+    register_before_snapshot(prime, handler)
+    register_after_restore(after_restore)
+    return True

@@ -1,0 +1,148 @@
+"""Sustained intake: does processing keep up with enrollments arriving at a steady rate?
+
+On AWS the usage plan admits `RateLimit` requests a second, and the processor clears
+`MaximumConcurrency x BatchSize / delay` enrollments a second. Here the local stack (moto, the
+API, the poller honouring the template's `MaximumConcurrency` and `BatchSize`) takes a rate this
+machine sustains, with the delay scaled so that intake is the same fraction of capacity as on
+AWS. Each enrollment's time to `PROCESSED` is its record's `updated_at - created_at`, both
+written by the service itself. The floor is the delay: no enrollment is processed sooner. If
+processing kept up, the last quarter's enrollments waited no longer than the first quarter's.
+"""
+
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import boto3
+import httpx
+
+from bench.common import AwsStack, Figure
+from local.config import LocalSettings
+from local.emulator import free_port
+from local.poller import sqs_function_config
+from local.progress import step
+from local.supervisor import LocalService
+
+RATE_PER_SECOND = 20.0
+INTAKE_SECONDS = 30.0
+SENDERS = 16
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
+    """The local delay, and the AWS intake and capacity it is scaled from."""
+    config = sqs_function_config(aws.template, "ProcessorFunction")
+    resources = aws.template["Resources"]
+    plan = resources["Api"]["Properties"]["Auth"]["UsagePlan"]["Throttle"]
+    variables = resources["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    slots = config.maximum_concurrency * config.batch_size
+    capacity = slots / float(variables["PROCESSING_DELAY_SECONDS"])
+    utilization = plan["RateLimit"] / capacity
+    return utilization * slots / RATE_PER_SECOND, plan["RateLimit"], capacity
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    delay, rate_limit, capacity = _scaled_delay(aws)
+    total = round(RATE_PER_SECOND * INTAKE_SECONDS)
+    settings = LocalSettings(
+        port=free_port(), processing_delay_seconds=delay, api_key="bench", docs_enabled=True
+    )
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115 (closed below)
+    service = LocalService(settings, output=log)
+    service.start()
+    refused: list[str] = []
+    lock = threading.Lock()
+    try:
+        body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+        with httpx.Client(
+            base_url=service.api_url,
+            headers={"x-api-key": "bench"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=SENDERS),
+        ) as client:
+            group = client.post("/age-groups", json={"min_age": 0, "max_age": 150})
+            assert group.status_code == 201, group.text
+
+            with step(f"Sustained intake: {RATE_PER_SECOND:g}/s", total) as advance:
+
+                def enroll() -> None:
+                    response = client.post("/enrollments", json=body)
+                    with lock:
+                        if response.status_code != 202:
+                            refused.append(f"{response.status_code} {response.text[:100]}")
+                    advance(1)
+
+                start = time.perf_counter()
+                with ThreadPoolExecutor(SENDERS) as pool:
+                    for index in range(total):
+                        time.sleep(max(0.0, start + index / RATE_PER_SECOND - time.perf_counter()))
+                        pool.submit(enroll)
+                sent_seconds = time.perf_counter() - start
+
+        env = service.function_environment("ProcessorFunction")
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        deadline = time.perf_counter() + 10 * delay + 60
+        while True:
+            items = [
+                item
+                for page in dynamodb.get_paginator("scan").paginate(
+                    TableName=env["ENROLLMENTS_TABLE"]
+                )
+                for item in page["Items"]
+            ]
+            if all(item["status"]["S"] == "PROCESSED" for item in items):
+                break
+            if time.perf_counter() > deadline:
+                raise TimeoutError("enrollments not PROCESSED in time")
+            time.sleep(1)  # Each scan loads the emulator the poller uses.
+    finally:
+        service.stop()
+        log.close()
+
+    assert not refused, refused[:5]
+    items.sort(key=lambda item: item["created_at"]["S"])
+    waits = [
+        (
+            datetime.fromisoformat(item["updated_at"]["S"])
+            - datetime.fromisoformat(item["created_at"]["S"])
+        ).total_seconds()
+        for item in items
+    ]
+    quarter = len(waits) // 4
+    first, last = waits[:quarter], waits[-quarter:]
+    figures = [
+        Figure(
+            f"Sustained intake: p99 time to PROCESSED, D={delay:g} s",
+            _percentile(waits, 0.99),
+            delay,
+            "s",
+            1.5,
+        ),
+        Figure(
+            "Sustained intake: p99 of the last quarter vs the first",
+            _percentile(last, 0.99),
+            _percentile(first, 0.99),
+            "s",
+            1.1,
+        ),
+    ]
+    note = (
+        f"sustained intake: {len(waits)} enrollments at {RATE_PER_SECOND:g}/s for "
+        f"{sent_seconds:.1f} s through the local stack; delay scaled to {delay:g} s so that "
+        f"intake is {rate_limit / capacity:.0%} of capacity, as the usage plan's {rate_limit}/s "
+        f"is of the processor's {capacity:g}/s on AWS; time to PROCESSED p50 "
+        f"{_percentile(waits, 0.5):.2f} s, max {max(waits):.2f} s"
+    )
+    return figures, [note]

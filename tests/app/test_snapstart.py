@@ -1,0 +1,212 @@
+"""SnapStart hooks: registered only on Lambda's runtime; priming warms every route offline."""
+
+import json
+import random
+import subprocess
+import sys
+import types
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.routing import APIRoute
+
+from app import snapstart
+from app.aws import get_dynamodb_client, get_sqs_client
+from app.main import app, handler
+from local.template import Stack
+from tests.aws_events import LambdaContext, load_event, rest_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Imports the handler module the way Lambda does, and reports what happened at import.
+IMPORT_HANDLER = """
+import json, sys
+import app.main
+from app.aws import get_dynamodb_client, get_sqs_client
+hooks = getattr(sys.modules.get("snapshot_restore_py"), "registered", [])
+print(json.dumps({
+    "clients": get_dynamodb_client.cache_info().currsize + get_sqs_client.cache_info().currsize,
+    "hooks": [[kind, func.__module__ + "." + func.__name__] for kind, func, _ in hooks],
+}))
+"""
+
+HIDE_RUNTIME_HOOKS = """
+import sys
+sys.modules["snapshot_restore_py"] = None
+"""
+
+FAKE_RUNTIME_HOOKS = """
+registered = []
+def register_before_snapshot(func, *args, **kwargs):
+    registered.append(("before_snapshot", func, args))
+def register_after_restore(func, *args, **kwargs):
+    registered.append(("after_restore", func, args))
+"""
+
+
+pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
+
+
+def import_handler(tmp_path: Path, with_runtime_hooks: bool) -> dict[str, Any]:
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    if with_runtime_hooks:
+        (tmp_path / "snapshot_restore_py.py").write_text(FAKE_RUNTIME_HOOKS)
+        env["PYTHONPATH"] = str(tmp_path)
+    # The dev environment has the real module (awslambdaric brings it): hide it, as elsewhere.
+    code = IMPORT_HANDLER if with_runtime_hooks else HIDE_RUNTIME_HOOKS + IMPORT_HANDLER
+    result = subprocess.run(  # noqa: S603 (this interpreter, this test's code)
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_outside_lambda_importing_the_handler_registers_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    assert import_handler(tmp_path, with_runtime_hooks=False) == {"clients": 0, "hooks": []}
+
+
+def test_on_lambdas_runtime_importing_the_handler_registers_the_hooks_and_primes_nothing_yet(
+    tmp_path: Path,
+) -> None:
+    assert import_handler(tmp_path, with_runtime_hooks=True) == {
+        "clients": 0,
+        "hooks": [
+            ["before_snapshot", "app.snapstart.prime"],
+            ["after_restore", "app.snapstart.after_restore"],
+        ],
+    }
+
+
+def fake_runtime_hooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
+    registered: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = []
+    module = types.ModuleType("snapshot_restore_py")
+    module.register_before_snapshot = lambda func, *args: registered.append(  # type: ignore[attr-defined]
+        ("before_snapshot", func, args)
+    )
+    module.register_after_restore = lambda func, *args: registered.append(  # type: ignore[attr-defined]
+        ("after_restore", func, args)
+    )
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+    return registered
+
+
+def test_register_hands_the_handler_to_the_before_snapshot_hook(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
+    assert snapstart.register(handler) is False
+    registered = fake_runtime_hooks(monkeypatch)
+    assert snapstart.register(handler) is True
+    assert registered == [
+        ("before_snapshot", snapstart.prime, (handler,)),
+        ("after_restore", snapstart.after_restore, ()),
+    ]
+
+
+def count_sends() -> dict[str, int]:
+    """How many HTTP requests each of the app's clients sends from now on."""
+    sends = {"dynamodb": 0, "sqs": 0}
+    for name, client in (("dynamodb", get_dynamodb_client()), ("sqs", get_sqs_client())):
+
+        def count(name: str = name, **_: Any) -> None:
+            sends[name] += 1
+
+        client.meta.events.register("before-send", count)
+    return sends
+
+
+def stored_data(stack: Stack) -> dict[str, int]:
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    counts = {
+        table: dynamodb.scan(TableName=stack.refs[table])["Count"]
+        for table in ("AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable")
+    }
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=stack.refs["EnrollmentQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    counts["EnrollmentQueue"] = int(attributes["ApproximateNumberOfMessages"])
+    return counts
+
+
+def refreshable_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials that botocore refreshes, as SnapStart's container credentials are."""
+    expiry = datetime.now(UTC) + timedelta(hours=1)
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", expiry.isoformat())
+
+
+def test_priming_serves_every_route_and_sends_no_request(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refreshable_credentials(monkeypatch)
+    sends = count_sends()
+    statuses = snapstart.prime(handler)
+
+    assert sends == {"dynamodb": 0, "sqs": 0}
+    assert stored_data(stack) == {
+        "AgeGroupsTable": 0,
+        "EnrollmentsTable": 0,
+        "IdempotencyTable": 0,
+        "EnrollmentQueue": 0,
+    }
+    assert sorted(statuses.values()) == [200, 200, 200, 201, 202, 202]
+    api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    every_route = {(method, route.path) for route in api_routes for method in route.methods or ()}
+    primed = {
+        (method, route.path)
+        for method, path, *_ in snapstart.PRIMED_REQUESTS
+        for route in api_routes
+        if method in (route.methods or ()) and route.path_regex.match(path)
+    }
+    assert primed == every_route
+
+
+def test_after_priming_the_clients_stay_cached_and_unstubbed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refreshable_credentials(monkeypatch)
+    snapstart.prime(handler)
+    assert get_dynamodb_client.cache_info().currsize == 1
+    assert get_sqs_client.cache_info().currsize == 1
+
+    sends = count_sends()
+    response = handler(rest_event("GET", "/age-groups"), LambdaContext())
+    assert (response["statusCode"], json.loads(response["body"])) == (200, [])
+    assert sends["dynamodb"] == 1
+
+
+def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(stack: Stack) -> None:
+    # The fixtures give static credentials from the environment, which would never refresh.
+    snapstart.prime(handler)
+    assert get_dynamodb_client.cache_info().currsize == 0
+    assert get_sqs_client.cache_info().currsize == 0
+
+
+def test_the_priming_events_have_the_shape_api_gateway_sends() -> None:
+    sample = load_event("apigw_rest_proxy.json")
+    event = snapstart.rest_event("GET", "/age-groups")
+    assert event.keys() == sample.keys()
+    assert event["requestContext"].keys() <= sample["requestContext"].keys()
+    assert {k: event[k] for k in ("resource", "path", "pathParameters")} == {
+        k: sample[k] for k in ("resource", "path", "pathParameters")
+    }
+
+
+def test_after_restore_reseeds_random() -> None:
+    random.seed(7)
+    snapshot_sequence = random.random()
+    random.seed(7)
+    snapstart.after_restore()
+    assert random.random() != snapshot_sequence
