@@ -148,12 +148,13 @@ def refreshable_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_priming_serves_every_route_and_sends_no_request(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refreshable_credentials(monkeypatch)
     sends = count_sends()
     statuses = snapstart.prime(handler)
 
+    assert capsys.readouterr().out == "", "no metric line counts a primed request"
     assert sends == {"dynamodb": 0, "sqs": 0}
     assert stored_data(stack) == {
         "AgeGroupsTable": 0,
