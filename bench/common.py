@@ -75,7 +75,10 @@ def age_group_item(min_age: int, max_age: int) -> dict[str, Any]:
 
 
 def run_child(code: str, argument: str, env: dict[str, str]) -> str:
-    """What a fresh Python process running `code` with one argument prints."""
+    """The last line a fresh Python process running `code` with one argument prints.
+
+    The figure comes last: the handlers print their metric lines (EMF) on stdout before it.
+    """
     result = subprocess.run(  # noqa: S603 (this interpreter, fixed code)
         [sys.executable, "-c", code, argument],
         cwd=ROOT,
@@ -84,7 +87,7 @@ def run_child(code: str, argument: str, env: dict[str, str]) -> str:
         text=True,
         check=True,
     )
-    return result.stdout.strip()
+    return result.stdout.strip().splitlines()[-1]
 
 
 def median(samples: list[float]) -> float:

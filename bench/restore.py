@@ -28,6 +28,8 @@ PARENTS = ("imported", "primed", "floor")
 # A parent: init as its snapshot would hold it, then one forked child per line on stdin.
 PARENT = """
 import json, os, sys, time
+# stdout speaks to the bench; the handlers' metric lines (EMF) go elsewhere.
+protocol, sys.stdout = sys.stdout, open(os.devnull, "w")
 state = sys.argv[1]
 from app.main import handler
 from app import snapstart
@@ -40,7 +42,7 @@ elif state == "floor":
         assert handler(event, None)["statusCode"] < 300
     for client in (get_dynamodb_client(), get_sqs_client()):
         client._endpoint.http_session.close()
-print("ready", flush=True)
+print("ready", file=protocol, flush=True)
 for line in sys.stdin:
     route = line.strip()
     pid = os.fork()
