@@ -10,6 +10,8 @@ of it warm. Elsewhere (tests, uvicorn, the processor) it does nothing.
 Priming calls no AWS endpoint and writes nothing: each request is answered by botocore's
 `Stubber`, which returns the canned response before the request is signed or sent. The stubs are
 removed afterwards; the clients stay cached, so restored environments use them as they are.
+What the stubs skip (signing, the HTTP exchange, parsing an answer) is then run once by
+throwaway clients against a server on the loopback address, in this process (`_warm_http`).
 
 Nothing the snapshot must not hold is frozen in it:
 - Connections: botocore opens them on first use, and priming sends nothing, so the snapshot has
@@ -23,24 +25,29 @@ Nothing the snapshot must not hold is frozen in it:
   as without SnapStart (the rest of the priming still holds).
 """
 
+import http.server
 import io
 import json
 import logging
 import random
+import threading
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.credentials import RefreshableCredentials
+from botocore.session import get_session
 from botocore.stub import Stubber
 
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.aws import CLIENT_CONFIG, get_dynamodb_client, get_sqs_client
 from app.config import get_settings
 from app.idempotency import IDEMPOTENCY_KEY_HEADER
 from app.security import API_KEY_HEADER
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +189,58 @@ def prime(handler: Handler) -> dict[str, int]:
     finally:
         for stubber in stubbers.values():
             stubber.deactivate()
+    _warm_http()
     if not all(_credentials_refresh(client) for client in clients.values()):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()
         get_sqs_client.cache_clear()
     return statuses
+
+
+class _Canned(http.server.BaseHTTPRequestHandler):
+    """Answers every call as AWS's JSON protocol would, with an empty result."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _warm_http() -> None:
+    """One real exchange per service, with a server of this process on its loopback address.
+
+    What the stubbed requests skip, signing, sending and parsing an HTTP answer, is code that
+    every client shares (botocore's signer and parsers, urllib3, http.client): run once here, on
+    clients of their own, it is warm in the snapshot too. Nothing leaves the process's machine,
+    and the clients, their connections, the server and its thread are gone before the snapshot.
+    """
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Canned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    session = get_session()
+    dynamodb: DynamoDBClient = session.create_client(  # type: ignore[assignment]
+        "dynamodb", endpoint_url=url, config=CLIENT_CONFIG
+    )
+    sqs: SQSClient = session.create_client(  # type: ignore[assignment]
+        "sqs", endpoint_url=url, config=CLIENT_CONFIG
+    )
+    try:
+        dynamodb.get_item(TableName="priming", Key={"id": {"S": "priming"}})
+        sqs.send_message(QueueUrl=url, MessageBody="priming")
+    finally:
+        dynamodb.close()
+        sqs.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def _credentials_refresh(client: "BaseClient") -> bool:

@@ -1,11 +1,15 @@
 """SnapStart hooks: registered only on Lambda's runtime; priming warms every route offline."""
 
+import gc
 import json
+import os
 import random
 import subprocess
 import sys
+import threading
 import types
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,3 +215,37 @@ def test_after_restore_reseeds_random() -> None:
     random.seed(7)
     snapstart.after_restore()
     assert random.random() != snapshot_sequence
+
+
+def open_sockets() -> set[str]:
+    """The sockets this process holds open (Linux)."""
+    gc.collect()
+    sockets = set()
+    for fd in os.listdir("/proc/self/fd"):
+        # The listing's own descriptor is closed by now.
+        with suppress(FileNotFoundError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:"):
+                sockets.add(link)
+    return sockets
+
+
+def test_priming_exchanges_only_with_its_own_loopback_server_and_leaves_nothing_open(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refreshable_credentials(monkeypatch)
+    served: list[str] = []
+    answer = snapstart._Canned.do_POST
+
+    def recorded(self: snapstart._Canned) -> None:
+        served.append(f"{self.client_address[0]} {self.headers['X-Amz-Target']}")
+        answer(self)
+
+    monkeypatch.setattr(snapstart._Canned, "do_POST", recorded)
+    sockets, threads = open_sockets(), threading.active_count()
+
+    snapstart.prime(handler)
+
+    assert served == ["127.0.0.1 DynamoDB_20120810.GetItem", "127.0.0.1 AmazonSQS.SendMessage"]
+    assert open_sockets() == sockets
+    assert threading.active_count() == threads
