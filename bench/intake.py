@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-import boto3
 import httpx
 
 from bench.common import AwsStack, Figure
@@ -85,21 +84,13 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
                         pool.submit(enroll)
                 sent_seconds = time.perf_counter() - start
 
-        env = service.function_environment("ProcessorFunction")
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=env["AWS_DEFAULT_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+        dynamodb = service.aws_client("dynamodb")
+        table = service.function_environment("ProcessorFunction")["ENROLLMENTS_TABLE"]
         deadline = time.perf_counter() + 10 * delay + 60
         while True:
             items = [
                 item
-                for page in dynamodb.get_paginator("scan").paginate(
-                    TableName=env["ENROLLMENTS_TABLE"]
-                )
+                for page in dynamodb.get_paginator("scan").paginate(TableName=table)
                 for item in page["Items"]
             ]
             if all(item["status"]["S"] == "PROCESSED" for item in items):

@@ -12,7 +12,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import httpx
 
 from bench.common import AwsStack, Figure, median, pending_enrollment_item
@@ -89,21 +88,15 @@ def _local_stack_seconds(aws: AwsStack, batch_size: int) -> tuple[float, float]:
                 ids = set(pool.map(enroll, range(ENROLLMENTS)))
             submitted = time.perf_counter() - submitting
         assert service.stack is not None
-        env = service.function_environment("ProcessorFunction")
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=env["AWS_DEFAULT_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
+        dynamodb = service.aws_client("dynamodb")
+        table = service.function_environment("ProcessorFunction")["ENROLLMENTS_TABLE"]
         service.start_poller()
         # Time from when the poller polls, as Lambda's event source mapping always does; the
         # poller's own process start-up is not part of the processing.
         start = _wait_for_line(log.name, "Polling", occurrence=2)
         deadline = start + 30 * DELAY_SECONDS + 30
         while time.perf_counter() < deadline:
-            pages = dynamodb.get_paginator("scan").paginate(TableName=env["ENROLLMENTS_TABLE"])
+            pages = dynamodb.get_paginator("scan").paginate(TableName=table)
             processed = {
                 item["enrollment_id"]["S"]
                 for page in pages

@@ -29,9 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 
 from app.repositories.idempotency import LEASE_SECONDS
@@ -194,23 +192,10 @@ def restart_poller_halfway(
     logger.info("Poller started again")
 
 
-def emulator_client(service: LocalService, name: str) -> Any:
-    """A boto3 client of the stack's emulator."""
-    if service.emulator is None or service.stack is None:
-        raise RuntimeError("The soak test runs on the embedded emulator")
-    return boto3.client(
-        name,  # type: ignore[call-overload]
-        endpoint_url=service.emulator.endpoint_url,
-        region_name=service.settings.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (the emulator's fake credentials)
-    )
-
-
 def stored_names(service: LocalService) -> Counter[str]:
     """How many enrollments the table holds of each name."""
     assert service.stack is not None
-    dynamodb = emulator_client(service, "dynamodb")
+    dynamodb = service.aws_client("dynamodb")
     names: Counter[str] = Counter()
     pages = dynamodb.get_paginator("scan").paginate(
         TableName=service.stack.refs["EnrollmentsTable"],
@@ -225,7 +210,7 @@ def stored_names(service: LocalService) -> Counter[str]:
 def queue_depths(service: LocalService) -> dict[str, int]:
     """Messages left on each queue of the stack (visible + in flight)."""
     assert service.stack is not None
-    sqs = emulator_client(service, "sqs")
+    sqs = service.aws_client("sqs")
     depths = {}
     for logical_id in ("EnrollmentQueue", "EnrollmentDeadLetterQueue"):
         attributes = sqs.get_queue_attributes(

@@ -107,6 +107,17 @@ class LocalService:
             env["PROCESSING_DELAY_SECONDS"] = str(self.settings.processing_delay_seconds)
         return env
 
+    def aws_client(self, name: str) -> Any:
+        """A boto3 client of the stack's AWS endpoint, with the credentials its functions get."""
+        env = self.aws_environment()
+        return boto3.client(
+            name,  # type: ignore[call-overload]
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=self.settings.region,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        )
+
     def provision(self) -> Stack:
         """Create the template's tables and queues on the emulator (reusing existing ones)."""
         env = self.aws_environment()
