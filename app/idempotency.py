@@ -15,8 +15,8 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
-from app.config import Settings
-from app.dependencies import IdempotencyRepositoryDep, SettingsDep
+from app.config import Settings, get_settings
+from app.dependencies import get_idempotency_repository
 from app.errors import IdempotencyKeyInvalidError
 from app.exception_handlers import ReplayedRefusalError, refusal
 from app.repositories.idempotency import Answer, Claim, IdempotencyRepository
@@ -82,8 +82,6 @@ WITHOUT_KEY = Idempotency()
 async def get_idempotency(
     request: Request,
     response: Response,
-    settings: SettingsDep,
-    store: IdempotencyRepositoryDep,
     key: Annotated[
         str | None,
         Header(
@@ -106,7 +104,9 @@ async def get_idempotency(
         raise IdempotencyKeyInvalidError
     route = request.scope.get("route")
     operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    settings = get_settings()
     request_key = _digest(_caller(request, settings), operation, key)
+    store = await get_idempotency_repository()
     return Idempotency(store, request_key, _fingerprint(await request.body()), response)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Security
 from fastapi.security import APIKeyHeader
 
-from app.dependencies import SettingsDep
+from app.config import get_settings
 
 API_KEY_HEADER = "x-api-key"
 
@@ -18,11 +18,9 @@ class ForbiddenError(Exception):
     """The request has no API key or a wrong one."""
 
 
-async def require_api_key(
-    settings: SettingsDep, provided: Annotated[str | None, Security(api_key_header)]
-) -> None:
+async def require_api_key(provided: Annotated[str | None, Security(api_key_header)]) -> None:
     """Reject the request unless it carries the configured API key (when one is configured)."""
-    expected = settings.api_key
+    expected = get_settings().api_key
     if expected is None:
         return
     if provided is None or not hmac.compare_digest(
