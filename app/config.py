@@ -1,9 +1,19 @@
 """Settings of the API and the processor, read from the environment in this one place."""
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# What each function cannot run without on Lambda; locally the defaults name the local stack's.
+API_FUNCTION_SETTINGS = (
+    "age_groups_table",
+    "enrollments_table",
+    "idempotency_table",
+    "enrollment_queue_url",
+)
+PROCESSOR_FUNCTION_SETTINGS = ("enrollments_table",)
 
 
 class Settings(BaseSettings):
@@ -21,9 +31,35 @@ class Settings(BaseSettings):
     docs_enabled: bool = False
     # The metrics' `service` dimension; the template sets the stack's name.
     service_name: str = "enrollment-service"
+    # Set by Lambda in every function's environment.
+    aws_lambda_function_name: str | None = None
+
+
+class MissingSettingsError(RuntimeError):
+    """A function started on Lambda without a setting it needs."""
 
 
 @lru_cache
 def get_settings() -> Settings:
     """The settings of this process, read once."""
     return Settings()
+
+
+def check_lambda_settings(required: Iterable[str]) -> None:
+    """On Lambda, raise `MissingSettingsError` naming each required variable that is not set.
+
+    Called when a function's module is imported, its init: a bad configuration then fails the
+    deployment, not a client's request. Elsewhere the defaults stand.
+    """
+    settings = get_settings()
+    if settings.aws_lambda_function_name is None:
+        return
+    missing = [
+        name.upper()
+        for name in required
+        if name not in settings.model_fields_set or not getattr(settings, name)
+    ]
+    if missing:
+        raise MissingSettingsError(
+            f"{settings.aws_lambda_function_name} cannot start: set {', '.join(missing)}"
+        )

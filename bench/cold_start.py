@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 
+from app.entrypoints.events import rest_event
 from bench.common import (
     ROOT,
     AwsStack,
@@ -23,7 +24,6 @@ from bench.common import (
 )
 from bench.runtime import Runtime, lambda_runtime
 from local.progress import step
-from tests.aws_events import rest_event
 
 RUNS = 15
 
@@ -59,13 +59,14 @@ print(elapsed)
 
 
 # What the API's metrics cost at import, in a process that has imported everything else of the
-# app: its own EMF emitter (app.metrics), against Powertools Metrics, which it does not bundle.
+# app: its own EMF emitter (app.observability.metrics), against Powertools Metrics, which it does
+# not bundle.
 METRICS_IMPORT_PROCESS = """
 import sys, time
-sys.modules.pop("app.metrics", None)
-import app.config, app.logs
+sys.modules.pop("app.observability.metrics", None)
+import app.config, app.observability.logs
 start = time.perf_counter()
-import app.metrics
+import app.observability.metrics
 own = time.perf_counter() - start
 import fastapi, pydantic, botocore.session, mangum
 start = time.perf_counter()

@@ -3,9 +3,9 @@
 import json
 
 from bench.common import AwsStack, Figure, run_child
+from local.aws_shapes import sqs_event
 from local.poller import sqs_function_config
 from local.progress import step
-from tests.aws_events import sqs_event
 
 # This process's own high-water mark (getrusage's ru_maxrss would include the parent's size at
 # fork time, before exec).
@@ -22,7 +22,8 @@ API_PROCESS = (
     + """
 import json, sys
 from app.main import handler
-from tests.aws_events import LambdaContext, rest_event
+from app.entrypoints.events import rest_event
+from local.aws_shapes import LambdaContext
 for method, path, body in json.loads(sys.argv[1]):
     response = handler(rest_event(method, path, body), LambdaContext())
     assert response["statusCode"] < 300, response
@@ -35,7 +36,7 @@ PROCESSOR_PROCESS = (
     + """
 import json, sys
 from processor.handler import handler
-from tests.aws_events import LambdaContext
+from local.aws_shapes import LambdaContext
 assert handler(json.loads(sys.argv[1]), LambdaContext()) == {"batchItemFailures": []}
 print(peak_mb())
 """

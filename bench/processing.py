@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from bench.common import AwsStack, Figure, median, pending_enrollment_item
+from local.aws_shapes import LambdaContext, sqs_event
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
 from local.progress import Advance, step
 from local.supervisor import LocalService
-from tests.aws_events import LambdaContext, sqs_event
 
 DELAY_SECONDS = 2.0
 BATCH_RUNS = 3
@@ -30,7 +30,7 @@ PRODUCTION_DELAY_SECONDS = 4.0
 
 
 def _pending(aws: AwsStack, count: int) -> list[str]:
-    from app.aws import get_dynamodb_client
+    from app.adapters.aws import get_dynamodb_client
     from app.config import get_settings
 
     ids = [str(uuid.uuid4()) for _ in range(count)]
@@ -127,7 +127,7 @@ def _batches(aws: AwsStack, batch: int, advance: Advance) -> tuple[float, float]
     """A batch's median seconds, processed concurrently; the same records one at a time."""
     os.environ.update(aws.function_env("ProcessorFunction"))
     os.environ["PROCESSING_DELAY_SECONDS"] = str(DELAY_SECONDS)
-    from app.aws import get_dynamodb_client
+    from app.adapters.aws import get_dynamodb_client
     from app.config import get_settings
 
     get_settings.cache_clear()

@@ -2,7 +2,8 @@
 
 Three parents run as Lambda runs the API (`bench.runtime`), each holding what its snapshot would:
 - the app imported (init without priming);
-- the app primed by `app.snapstart.prime` (clients created, every route served with stubs);
+- the app primed by `app.entrypoints.snapstart.prime` (clients created, every route served with
+  stubs);
 - the floor: the app after one real GET and one real POST, with its connections closed, since
   a restored environment has none: everything warm but the new connection.
 For each route, each parent forks a child that runs the after-restore hook and serves one request
@@ -16,11 +17,11 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from app.entrypoints.events import rest_event
 from bench.cold_start import seed_enrollment
 from bench.common import ROOT, AwsStack, Figure, age_group_item, median
 from bench.runtime import lambda_runtime
 from local.progress import step
-from tests.aws_events import rest_event
 
 RUNS = 15
 PARENTS = ("imported", "primed", "floor")
@@ -32,12 +33,12 @@ import json, os, sys, time
 protocol, sys.stdout = sys.stdout, open(os.devnull, "w")
 state = sys.argv[1]
 from app.main import handler
-from app import snapstart
+from app.entrypoints import snapstart
 events = json.loads(sys.stdin.readline())
 if state == "primed":
     snapstart.prime(handler)
 elif state == "floor":
-    from app.aws import get_dynamodb_client, get_sqs_client
+    from app.adapters.aws import get_dynamodb_client, get_sqs_client
     for event in events.values():
         assert handler(event, None)["statusCode"] < 300
     for client in (get_dynamodb_client(), get_sqs_client()):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from app.entrypoints.events import rest_event
 from bench.common import (
     AwsStack,
     Figure,
@@ -20,8 +21,8 @@ from bench.common import (
     median,
     pending_enrollment_item,
 )
+from local.aws_shapes import LambdaContext
 from local.progress import step
-from tests.aws_events import LambdaContext, rest_event
 
 RUNS = 150
 WARMUP = 20
@@ -29,7 +30,7 @@ WARMUP = 20
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     os.environ.update(aws.function_env("ApiFunction"))
-    from app.aws import get_dynamodb_client, get_sqs_client
+    from app.adapters.aws import get_dynamodb_client, get_sqs_client
     from app.config import get_settings
     from app.main import handler
 

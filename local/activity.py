@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
-from app.metrics import NAMESPACE, Metric
+from app.observability.metrics import NAMESPACE, Metric
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -5,41 +5,63 @@ line (no line per request: the poller's long polls would flood the terminal).
 """
 
 import argparse
-import functools
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.serving import BaseWSGIServer
 
 from local.process import configure_logging, exit_with_parent, spawn, stop
 
 # Named, not __name__: run as `python -m local.emulator`, this module is `__main__`.
 logger = logging.getLogger("local.emulator")
 
-Method = TypeVar("Method", bound=Callable[..., Any])
 
-
-def serialized(method: Method) -> Method:
-    """`method`, run by one thread at a time.
+class SerializedDynamoDB:
+    """WSGI middleware in front of moto: its DynamoDB requests are served one at a time.
 
     DynamoDB applies each request to a table atomically: a conditional write or a transaction
     never interleaves with another. moto's server answers each request on a thread of its own,
     and its conditional writes and transactions can then interleave (or fail, copying a table
-    that another thread changes), so its DynamoDB requests are made to take turns.
+    that another thread changes), so its DynamoDB requests take turns here, outside moto.
     """
-    lock = threading.Lock()
 
-    @functools.wraps(method)
-    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return method(*args, **kwargs)
+    def __init__(self, app: "WSGIApplication") -> None:
+        self.app = app
+        self._lock = threading.Lock()
 
-    return one_at_a_time  # type: ignore[return-value]
+    def __call__(
+        self, environ: "WSGIEnvironment", start_response: "StartResponse"
+    ) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self._lock:
+            # The answer is produced whole before the next request starts.
+            return list(self.app(environ, start_response))
+
+
+def emulator_server(host: str, port: int) -> "BaseWSGIServer":
+    """moto's server application behind `SerializedDynamoDB`, threaded, as moto serves it."""
+    # Imported here: moto takes a second to import, and the supervisor never needs it.
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -80,6 +102,8 @@ class Emulator:
     def start(self, env: Mapping[str, str], output: IO[str] | None = None) -> None:
         """Start moto (unless the endpoint is external) and wait until it answers."""
         if not self.external:
+            # moto builds the URLs it returns (queue URLs) from MOTO_PORT, as its own server sets.
+            env = {**env, "MOTO_PORT": str(self.port)}
             self._process = spawn("local.emulator", ["--port", str(self.port)], env, output)
             logger.info("Starting the AWS emulator (moto) at %s", self.endpoint_url)
         wait_until_serving(self.endpoint_url, timeout=30, process=self._process)
@@ -101,15 +125,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto in server mode, for the local stack")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    # Imported here: moto takes a second to import, and the supervisor never needs it.
-    from moto import server
-    from moto.dynamodb.responses import DynamoHandler
-
-    DynamoHandler.call_action = serialized(DynamoHandler.call_action)  # type: ignore[method-assign]
     configure_logging("emulator")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     exit_with_parent()
-    server.main(["--host", "127.0.0.1", "--port", str(args.port)])
+    server = emulator_server("127.0.0.1", args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

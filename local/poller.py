@@ -11,14 +11,12 @@ to its dead-letter queue, as on AWS.
 """
 
 import argparse
-import base64
 import faulthandler
 import importlib
 import logging
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -27,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from local.aws_shapes import LambdaContext, sqs_record
 from local.config import get_local_settings
 from local.process import configure_logging, exit_with_parent
 from local.template import load_template
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueOutputTypeDef, MessageTypeDef
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 # Named, not __name__: run as `python -m local.poller`, this module is `__main__`.
 logger = logging.getLogger("local.poller")
@@ -53,14 +52,6 @@ SQS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=WAIT_TIME_SECONDS + 5
 STOP_DIAGNOSTIC_SECONDS = 15
 # How often a batch being gathered looks for more records when a receive does not wait.
 GATHER_INTERVAL_SECONDS = 0.05
-# The attributes Lambda copies into a record, for a standard queue.
-RECORD_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "AWSTraceHeader",
-)
 
 
 @dataclass(frozen=True)
@@ -106,62 +97,6 @@ def import_handler(path: str) -> Handler:
     module, _, name = path.rpartition(".")
     handler: Handler = getattr(importlib.import_module(module), name)
     return handler
-
-
-class LambdaContext:
-    """The context object Lambda passes to a handler, for one invocation."""
-
-    def __init__(self, function: FunctionConfig, region: str, account: str) -> None:
-        self.function_name = function.name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function.name}"
-        self.memory_limit_in_mb = function.memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.name}"
-        self.log_stream_name = f"local/[$LATEST]{uuid.uuid4().hex}"
-        self.identity: Any = None
-        self.client_context: Any = None
-        self._deadline = time.monotonic() + function.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def message_attribute(value: "MessageAttributeValueOutputTypeDef") -> dict[str, Any]:
-    """A message attribute as Lambda writes it: camel case, empty lists, no absent value."""
-    attribute: dict[str, Any] = {
-        "stringListValues": list(value.get("StringListValues", [])),
-        "binaryListValues": list(value.get("BinaryListValues", [])),
-        "dataType": value["DataType"],
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-    return attribute
-
-
-def sqs_record(message: "MessageTypeDef", queue_arn: str, region: str) -> dict[str, Any]:
-    """A received SQS message as Lambda puts it in an event's `Records`."""
-    attributes = message.get("Attributes", {})
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {k: attributes[k] for k in RECORD_ATTRIBUTES if k in attributes},
-        "messageAttributes": {
-            name: message_attribute(value)
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
 
 
 def failed_message_ids(response: Any, batch: set[str]) -> set[str]:
@@ -215,7 +150,13 @@ class EventSourceMapping:
         """Invoke the handler with a batch; delete the records that succeeded, return their ids."""
         event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
         batch = {m["MessageId"] for m in messages}
-        context = LambdaContext(self._function, self._region, self._account)
+        context = LambdaContext.of(
+            self._function.name,
+            self._function.memory_mb,
+            self._function.timeout_seconds,
+            self._region,
+            self._account,
+        )
         started = time.monotonic()
         try:
             response = self._handler(event, context)

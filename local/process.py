@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO
 
-from app.logs import CONTEXT_FIELDS
+from app.observability.logs import CONTEXT_FIELDS
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from app.repositories.idempotency import LEASE_SECONDS
+from app.adapters.idempotency import LEASE_SECONDS
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.faults import FaultProxy

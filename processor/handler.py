@@ -7,7 +7,8 @@ reported back (`batchItemFailures`), so only those are retried; after the queue'
 `maxReceiveCount` they move to the dead-letter queue.
 
 Each record's log lines carry its request id, enrollment id and message id. Its metrics
-(`app.metrics.Metric`) are printed once per invocation, in CloudWatch's embedded metric format.
+(`app.observability.metrics.Metric`) are printed once per invocation, in CloudWatch's embedded
+metric format.
 """
 
 import asyncio
@@ -27,16 +28,18 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from app.aws import get_dynamodb_client
-from app.config import get_settings
-from app.errors import NotFoundError
-from app.logs import bind, install_log_context
-from app.metrics import NAMESPACE, UNITS, Metric
-from app.models.enrollments import Enrollment, EnrollmentStatus
-from app.queue import REQUEST_ID_ATTRIBUTE
-from app.repositories.enrollments import EnrollmentRepository
+from app.adapters.aws import get_dynamodb_client
+from app.adapters.enrollments import EnrollmentRepository
+from app.adapters.queue import REQUEST_ID_ATTRIBUTE
+from app.config import PROCESSOR_FUNCTION_SETTINGS, check_lambda_settings, get_settings
+from app.domain.errors import NotFoundError
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.observability.logs import bind, install_log_context
+from app.observability.metrics import NAMESPACE, UNITS, Metric
 
 logger = logging.getLogger(__name__)
+# The function's init: on Lambda, a missing setting stops it here, not on a message.
+check_lambda_settings(PROCESSOR_FUNCTION_SETTINGS)
 install_log_context()
 
 # How long a message may wait for its enrollment's write (which follows the publish by a few ms).

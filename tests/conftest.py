@@ -1,6 +1,7 @@
 """Fixtures: an emulated AWS account with the template's tables and queues, and the app on it."""
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,17 +11,24 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 import processor.handler
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
+from app.api.factory import create_app
 from app.config import get_settings
-from app.main import create_app
-from local.poller import sqs_record
+from local.aws_shapes import sqs_record
+from local.emulator import emulator_server
 from local.template import Stack, load_template, provision
 from processor.handler import get_enrollment_repository
 
 VALID_CPF = "52998224725"
 API_KEY = "test-key"
 
-_CACHED_PROVIDERS = (get_settings, get_dynamodb_client, get_sqs_client, get_enrollment_repository)
+_CACHED_PROVIDERS = (
+    get_settings,
+    get_aws_session,
+    get_dynamodb_client,
+    get_sqs_client,
+    get_enrollment_repository,
+)
 
 
 def clear_cached_providers() -> None:
@@ -57,18 +65,41 @@ def event_loop_as_on_lambda() -> Iterator[None]:
     loop.close()
 
 
+def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The template's tables and queues, and both functions' environment set to them."""
+    template = load_template()
+    created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+    for function_id in ("ApiFunction", "ProcessorFunction"):
+        for name, value in created.environment(template, function_id).items():
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
+    clear_cached_providers()
+    return created
+
+
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The template's tables and queues in moto, and both functions' environment set to them."""
     with mock_aws():
-        template = load_template()
-        created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
-        for function_id in ("ApiFunction", "ProcessorFunction"):
-            for name, value in created.environment(template, function_id).items():
-                monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
-        clear_cached_providers()
-        yield created
+        yield _provision(monkeypatch)
+
+
+@pytest.fixture
+def served_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """`stack`, served over HTTP by the local emulator's server, which serializes DynamoDB's
+    requests as DynamoDB applies them: for tests of requests that run at once."""
+    # A fresh moto state; with AWS_ENDPOINT_URL set, mock_aws intercepts no request.
+    with mock_aws():
+        server = emulator_server("127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+        thread.start()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+        try:
+            yield _provision(monkeypatch)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
 
 @pytest.fixture

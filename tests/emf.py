@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from app.metrics import NAMESPACE, SERVICE_DIMENSION, UNITS, Metric
+from app.observability.metrics import NAMESPACE, SERVICE_DIMENSION, UNITS, Metric
 
 # The units CloudWatch accepts (the specification's list).
 CLOUDWATCH_UNITS = {

@@ -9,14 +9,14 @@ import botocore.retries.standard
 import pytest
 from fastapi.testclient import TestClient
 
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.api.factory import create_app
 from app.config import get_settings
-from app.main import create_app
-from app.metrics import Metric
+from app.observability.metrics import Metric
+from local.aws_shapes import LambdaContext, sqs_event
 from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import answering, throttled_response
-from tests.aws_events import LambdaContext, sqs_event
 from tests.conftest import VALID_CPF, queued_event
 from tests.emf import emf_documents, service_metrics
 

@@ -8,7 +8,7 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from app.aws import get_dynamodb_client
+from app.adapters.aws import get_dynamodb_client
 
 THROTTLING = {
     "dynamodb": ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),

@@ -7,10 +7,10 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from app.aws import get_dynamodb_client
+from app.adapters.age_groups import AgeGroupRepository
+from app.adapters.aws import get_dynamodb_client
+from app.api.dependencies import get_age_group_repository
 from app.config import get_settings
-from app.dependencies import get_age_group_repository
-from app.repositories.age_groups import AgeGroupRepository
 
 CreateAgeGroup = Callable[[int, int], dict[str, Any]]
 

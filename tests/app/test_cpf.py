@@ -1,6 +1,6 @@
 import pytest
 
-from app.models.cpf import mask_cpf, normalize_cpf
+from app.domain.cpf import mask_cpf, normalize_cpf
 
 
 @pytest.mark.parametrize(

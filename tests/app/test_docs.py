@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import app.docs
+import app.api.docs
+from app.api.factory import create_app
 from app.config import get_settings
-from app.main import create_app
 from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_docs_without_the_assets_package_fail_at_startup_and_say_why(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    monkeypatch.setattr(app.docs, "ASSETS_PACKAGE", ("no_such_assets_package", "static"))
+    monkeypatch.setattr(app.api.docs, "ASSETS_PACKAGE", ("no_such_assets_package", "static"))
     get_settings.cache_clear()
 
     with pytest.raises(RuntimeError, match="fastapi-offline"):
@@ -111,7 +111,7 @@ def test_docs_without_the_assets_package_fail_at_startup_and_say_why(
 @pytest.mark.parametrize(("enabled", "imported"), [("false", False), ("true", True)])
 def test_the_docs_module_is_imported_only_when_docs_are_on(enabled: str, imported: bool) -> None:
     # The Lambda artifact has no assets package; with docs off, nothing may reach for it.
-    probe = "import sys, app.main; print('app.docs' in sys.modules)"
+    probe = "import sys, app.main; print('app.api.docs' in sys.modules)"
     result = subprocess.run(  # noqa: S603 (the arguments are this test's own)
         [sys.executable, "-c", probe],
         cwd=ROOT,

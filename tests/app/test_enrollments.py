@@ -105,9 +105,9 @@ def test_no_age_group_means_no_enrollment(client: TestClient) -> None:
 def test_age_check_reads_every_page_of_age_groups(
     client: TestClient, age_group: CreateAgeGroup
 ) -> None:
-    from app.aws import get_dynamodb_client
-    from app.dependencies import get_age_group_repository
-    from app.repositories.age_groups import AgeGroupRepository
+    from app.adapters.age_groups import AgeGroupRepository
+    from app.adapters.aws import get_dynamodb_client
+    from app.api.dependencies import get_age_group_repository
 
     for age in range(0, 20, 2):
         age_group(age, age)
@@ -135,7 +135,7 @@ def test_get_with_a_malformed_id_is_422(client: TestClient) -> None:
 
 
 def test_get_reads_with_strong_consistency(client: TestClient, age_group: CreateAgeGroup) -> None:
-    from app.aws import get_dynamodb_client
+    from app.adapters.aws import get_dynamodb_client
 
     age_group(0, 150)
     enrollment_id = client.post("/enrollments", json=enrollment()).json()["enrollment_id"]

@@ -15,9 +15,10 @@ import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.api.factory import create_app
 from app.config import get_settings
-from app.main import create_app
+from local.aws_shapes import LambdaContext
 from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import (
@@ -27,7 +28,6 @@ from tests.app.faults import (
     throttled_response,
     unavailable,
 )
-from tests.aws_events import LambdaContext
 from tests.conftest import VALID_CPF, queued_event, queued_messages
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
@@ -195,7 +195,7 @@ def test_a_non_retryable_aws_error_is_a_generic_500_logged_with_the_request_id(
 def test_an_unexpected_bug_is_a_generic_json_500(
     lenient_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.repositories.age_groups import AgeGroupRepository
+    from app.adapters.age_groups import AgeGroupRepository
 
     def broken(self: AgeGroupRepository) -> None:
         raise ZeroDivisionError("secret internals")

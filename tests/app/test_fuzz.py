@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from app.api.factory import create_app
+from app.api.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
 from app.config import get_settings
-from app.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
-from app.main import create_app
-from app.models.cpf import check_digit
+from app.domain.cpf import check_digit
 from tests.conftest import API_KEY
 
 EXAMPLES_PER_OPERATION = 200

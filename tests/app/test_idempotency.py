@@ -21,17 +21,16 @@ from typing import Any
 import boto3
 import pytest
 from fastapi.testclient import TestClient
-from moto.dynamodb.responses import DynamoHandler
 
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.idempotency import LEASE_SECONDS, RETENTION_SECONDS, IdempotencyRepository
+from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.config import get_settings
-from app.errors import DependencyUnavailableError
-from app.repositories.enrollments import EnrollmentRepository
-from app.repositories.idempotency import LEASE_SECONDS, RETENTION_SECONDS, IdempotencyRepository
-from local.emulator import serialized
+from app.domain.errors import DependencyUnavailableError
+from app.entrypoints.events import rest_event
+from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.app.faults import take_effect_then_time_out, unavailable
-from tests.aws_events import LambdaContext, rest_event
 from tests.conftest import VALID_CPF, queued_messages
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
@@ -239,7 +238,7 @@ def test_a_claim_whose_lease_ran_out_is_taken_over(
 ) -> None:
     # The first request's process dies while it holds the key: it never releases it.
     with pytest.MonkeyPatch.context() as dies:
-        dies.setattr(EnrollmentRepository, "create", _die)
+        dies.setattr(DynamoDBUnitOfWork, "commit", _die)
         dies.setattr(IdempotencyRepository, "release", lambda *_: None)
         dying = TestClient(client.app, raise_server_exceptions=False)
         assert dying.post("/enrollments", json=ENROLLMENT, headers=keyed()).status_code == 500
@@ -277,12 +276,12 @@ def test_an_expired_key_is_a_new_request(
 
 # --- The same key after a failure ---
 
-_create = EnrollmentRepository.create
+_commit = DynamoDBUnitOfWork.commit
 
 
-def write_then_lose_the_answer(self: EnrollmentRepository, *args: Any, **kwargs: Any) -> None:
+def write_then_lose_the_answer(self: DynamoDBUnitOfWork) -> None:
     """The enrollment is written; what the app hears is that DynamoDB could not be reached."""
-    _create(self, *args, **kwargs)
+    _commit(self)
     raise DependencyUnavailableError("The enrollments table")
 
 
@@ -306,7 +305,7 @@ def test_a_lost_answer_is_answered_on_retry_with_the_same_enrollment(
     client: TestClient, stack: Stack
 ) -> None:
     with pytest.MonkeyPatch.context() as lose_the_answer:
-        lose_the_answer.setattr(EnrollmentRepository, "create", write_then_lose_the_answer)
+        lose_the_answer.setattr(DynamoDBUnitOfWork, "commit", write_then_lose_the_answer)
         lost = client.post("/enrollments", json=ENROLLMENT, headers=keyed())
     [written] = enrollment_ids()
 
@@ -364,14 +363,8 @@ def test_a_claim_that_took_effect_unseen_does_not_turn_the_retry_away(
 # --- Concurrency ---
 
 
-@pytest.fixture
-def dynamodb_serializes_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each write atomically; moto does, too, once its requests take turns."""
-    monkeypatch.setattr(DynamoHandler, "call_action", serialized(DynamoHandler.call_action))
-
-
-@pytest.mark.usefixtures("stack", "dynamodb_serializes_writes")
-def test_twenty_concurrent_requests_with_one_key_make_one_enrollment(stack: Stack) -> None:
+def test_twenty_concurrent_requests_with_one_key_make_one_enrollment(served_stack: Stack) -> None:
+    stack = served_stack
     assert invoke("POST", "/age-groups", {"min_age": 0, "max_age": 150})[0] == 201
     start = threading.Barrier(20)
     answers: list[tuple[int, dict[str, str], Any]] = []
@@ -410,7 +403,9 @@ def invoke(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        response = handler(rest_event(method, path, body, headers, api_key_id), LambdaContext())
+        response = handler(
+            rest_event(method, path, body, headers, api_key_id=api_key_id), LambdaContext()
+        )
     finally:
         asyncio.set_event_loop(None)
         loop.close()
@@ -476,7 +471,7 @@ def test_on_lambda_the_same_key_in_progress_is_409_and_a_lost_answer_is_replayed
     assert (status, concurrent_status, concurrent_headers["retry-after"]) == (202, 409, "1")
 
     with pytest.MonkeyPatch.context() as lose_the_answer:
-        lose_the_answer.setattr(EnrollmentRepository, "create", write_then_lose_the_answer)
+        lose_the_answer.setattr(DynamoDBUnitOfWork, "commit", write_then_lose_the_answer)
         assert invoke("POST", "/enrollments", ENROLLMENT, keyed("lost"))[0] == 503
     status, headers, retried = invoke("POST", "/enrollments", ENROLLMENT, keyed("lost"))
 

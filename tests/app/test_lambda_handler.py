@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from app.config import get_settings
-from tests.aws_events import LambdaContext, rest_event
+from app.entrypoints.events import rest_event
+from local.aws_shapes import LambdaContext
 from tests.conftest import VALID_CPF
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
@@ -62,13 +63,12 @@ def test_docs_behind_a_stage_link_to_the_staged_schema_and_routes_still_match(
     get_settings.cache_clear()
     from mangum import Mangum
 
-    from app.main import create_app
+    from app.api.factory import create_app
 
     staged = Mangum(create_app(), lifespan="off")
 
     def invoke_staged(method: str, path: str) -> dict[str, Any]:
-        event = rest_event(method, path)
-        event["requestContext"]["stage"] = stage
+        event = rest_event(method, path, stage=stage)
         response: dict[str, Any] = staged(event, LambdaContext())
         return response
 

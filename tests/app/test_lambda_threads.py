@@ -8,10 +8,11 @@ from uuid import UUID, uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from app.adapters.enrollments import EnrollmentRepository
+from app.entrypoints.events import rest_event
 from app.main import handler
-from app.repositories.enrollments import EnrollmentRepository
+from local.aws_shapes import LambdaContext
 from local.template import Stack
-from tests.aws_events import LambdaContext, rest_event
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from app.middleware import MAX_BODY_BYTES
+from app.api.middleware import MAX_BODY_BYTES
+from local.aws_shapes import LambdaContext
 from local.template import Stack
 from processor.handler import handler as process
-from tests.aws_events import LambdaContext
 from tests.conftest import VALID_CPF, queued_event
 
 
@@ -104,8 +104,9 @@ def test_no_log_line_of_a_whole_enrollment_holds_the_cpf(
 def test_a_body_longer_than_its_declared_length_is_still_counted(client: TestClient) -> None:
     from mangum import Mangum
 
-    from app.main import create_app
-    from tests.aws_events import LambdaContext, load_event
+    from app.api.factory import create_app
+    from local.aws_shapes import LambdaContext
+    from tests.aws_events import load_event
 
     # Behind API Gateway the whole body arrives in the event, whatever the header says.
     event = load_event("apigw_rest_proxy.json")

@@ -16,13 +16,14 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 from mangum import Mangum
 
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.api.factory import create_app
+from app.api.middleware import MAX_BODY_BYTES
 from app.config import get_settings
-from app.main import create_app
-from app.middleware import MAX_BODY_BYTES
+from app.entrypoints.events import rest_event
+from local.aws_shapes import LambdaContext
 from local.template import Stack
 from processor.handler import handler as process
-from tests.aws_events import LambdaContext, rest_event
 from tests.conftest import API_KEY, VALID_CPF, queued_event
 from tests.emf import emf_documents
 
@@ -89,7 +90,7 @@ def test_every_answer_carries_its_request_id(
 def test_an_unexpected_bug_is_answered_and_logged_with_its_request_id(
     lenient_client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app.repositories.age_groups import AgeGroupRepository
+    from app.adapters.age_groups import AgeGroupRepository
 
     def broken(self: AgeGroupRepository) -> None:
         raise ZeroDivisionError

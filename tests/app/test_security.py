@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.factory import create_app
+from app.api.security import require_api_key
 from app.config import get_settings
-from app.main import create_app
-from app.security import require_api_key
 from local.template import Stack
 from tests.conftest import API_KEY
 

@@ -18,11 +18,13 @@ import boto3
 import pytest
 from fastapi.routing import APIRoute
 
-from app import snapstart
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.entrypoints import snapstart
+from app.entrypoints.events import rest_event
 from app.main import app, handler
+from local.aws_shapes import LambdaContext
 from local.template import Stack
-from tests.aws_events import LambdaContext, load_event, rest_event
+from tests.aws_events import load_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IMPORT_HANDLER = """
 import json, sys
 import app.main
-from app.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
 hooks = getattr(sys.modules.get("snapshot_restore_py"), "registered", [])
 print(json.dumps({
     "clients": get_dynamodb_client.cache_info().currsize + get_sqs_client.cache_info().currsize,
@@ -86,8 +88,8 @@ def test_on_lambdas_runtime_importing_the_handler_registers_the_hooks_and_primes
     assert import_handler(tmp_path, with_runtime_hooks=True) == {
         "clients": 0,
         "hooks": [
-            ["before_snapshot", "app.snapstart.prime"],
-            ["after_restore", "app.snapstart.after_restore"],
+            ["before_snapshot", "app.entrypoints.snapstart.prime"],
+            ["after_restore", "app.entrypoints.snapstart.after_restore"],
         ],
     }
 
@@ -201,7 +203,7 @@ def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(stack: St
 
 def test_the_priming_events_have_the_shape_api_gateway_sends() -> None:
     sample = load_event("apigw_rest_proxy.json")
-    event = snapstart.rest_event("GET", "/age-groups")
+    event = rest_event("GET", "/age-groups")
     assert event.keys() == sample.keys()
     assert event["requestContext"].keys() <= sample["requestContext"].keys()
     assert {k: event[k] for k in ("resource", "path", "pathParameters")} == {

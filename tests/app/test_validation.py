@@ -104,7 +104,7 @@ def test_the_name_rule_is_python_whitespace_exactly() -> None:
     import re
     import sys
 
-    from app.models.enrollments import NAME_PATTERN
+    from app.domain.models.enrollments import NAME_PATTERN
 
     pattern = re.compile(NAME_PATTERN)
     disagree = [

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.metrics import Metric
+from app.observability.metrics import Metric
 from bench.runtime import local_platform as bench_local_platform
 from local.emulator import Emulator
 from local.template import load_template, provision

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.metrics import NAMESPACE, SERVICE_DIMENSION, Metric
+from app.observability.metrics import NAMESPACE, SERVICE_DIMENSION, Metric
 from local.template import resources_of_type
 
 STACK_NAME = {"Ref": "AWS::StackName"}

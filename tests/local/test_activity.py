@@ -3,7 +3,7 @@
 import json
 import logging
 
-from app.metrics import Metric, emf_document
+from app.observability.metrics import Metric, emf_document
 from local.activity import Activity, percentile
 from local.process import LOG_DATE_FORMAT, LOG_FORMAT, ContextFormatter
 
@@ -84,7 +84,7 @@ def test_percentiles_are_nearest_rank() -> None:
 
 def record(**ids: str) -> logging.LogRecord:
     line = logging.LogRecord(
-        "app.services", logging.INFO, __file__, 1, "Enrollment accepted", (), None
+        "app.domain.services", logging.INFO, __file__, 1, "Enrollment accepted", (), None
     )
     line.__dict__.update(ids, component="api")
     return line
@@ -95,5 +95,7 @@ def test_local_lines_end_with_the_ids_they_carry() -> None:
 
     text = formatter.format(record(enrollment_id="e-1", request_id="r-1"))
 
-    assert text.endswith("app.services: Enrollment accepted [request_id=r-1 enrollment_id=e-1]")
-    assert formatter.format(record()).endswith("app.services: Enrollment accepted")
+    assert text.endswith(
+        "app.domain.services: Enrollment accepted [request_id=r-1 enrollment_id=e-1]"
+    )
+    assert formatter.format(record()).endswith("app.domain.services: Enrollment accepted")

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 import processor.handler as processor_handler
 from app.config import get_settings
-from app.errors import NotFoundError
-from app.models.enrollments import Enrollment
+from app.domain.errors import NotFoundError
+from app.domain.models.enrollments import Enrollment
+from local.aws_shapes import LambdaContext, sqs_event
 from processor.handler import handler
-from tests.aws_events import LambdaContext, load_event, sqs_event
+from tests.aws_events import load_event
 from tests.conftest import VALID_CPF
 
 

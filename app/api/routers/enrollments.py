@@ -4,12 +4,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.dependencies import AgeGroupRepositoryDep, EnrollmentQueueDep, EnrollmentRepositoryDep
-from app.exception_handlers import IDEMPOTENT_RESPONSES, ErrorDetail
-from app.idempotency import IdempotencyDep
-from app.models.enrollments import Enrollment, EnrollmentCreate
-from app.routers import LOCATION_HEADER, location
-from app.services import request_enrollment
+from app.api.concurrency import run_blocking
+from app.api.dependencies import (
+    AgeGroupRepositoryDep,
+    EnrollmentQueueDep,
+    EnrollmentRepositoryDep,
+    IdempotencyDep,
+)
+from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.api.routers import LOCATION_HEADER, location
+from app.domain.models.enrollments import Enrollment, EnrollmentCreate
+from app.domain.services import request_enrollment
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
 
@@ -26,18 +31,19 @@ router = APIRouter(prefix="/enrollments", tags=["enrollments"])
         **IDEMPOTENT_RESPONSES,
     },
 )
-def create_enrollment(
+async def create_enrollment(
     new: EnrollmentCreate,
     age_groups: AgeGroupRepositoryDep,
-    enrollments: EnrollmentRepositoryDep,
     queue: EnrollmentQueueDep,
     idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> Enrollment:
     """Request an enrollment; it is processed asynchronously, so poll its status (`Location`)."""
-    enrollment = idempotency.run(
-        Enrollment, lambda claim: request_enrollment(new, age_groups, enrollments, queue, claim)
+    enrollment = await run_blocking(
+        idempotency.run,
+        Enrollment,
+        lambda unit: request_enrollment(new, age_groups, queue, unit),
     )
     response.headers["Location"] = location(
         request, "get_enrollment", enrollment_id=enrollment.enrollment_id
@@ -54,6 +60,6 @@ def create_enrollment(
         }
     },
 )
-def get_enrollment(enrollment_id: UUID, enrollments: EnrollmentRepositoryDep) -> Enrollment:
+async def get_enrollment(enrollment_id: UUID, enrollments: EnrollmentRepositoryDep) -> Enrollment:
     """Read an enrollment and its status."""
-    return enrollments.get(enrollment_id)
+    return await run_blocking(enrollments.get, enrollment_id)

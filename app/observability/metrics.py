@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 from app.config import get_settings
-from app.logs import current_request_id
+from app.observability.logs import current_request_id
 
 NAMESPACE = "EnrollmentService"
 # The one dimension: the stack's name, so that two stacks in one account keep their metrics apart.

@@ -7,18 +7,20 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import (
+from app.api.idempotency import ReplayedRefusalError
+from app.api.middleware import REQUEST_ID_HEADER, resolve_request_id
+from app.api.security import ForbiddenError
+from app.domain.errors import (
     AgeNotAllowedError,
-    DependencyError,
     DependencyUnavailableError,
     IdempotencyKeyInvalidError,
     IdempotencyKeyReusedError,
     NotFoundError,
+    RefusalError,
     RequestInProgressError,
 )
-from app.middleware import REQUEST_ID_HEADER, resolve_request_id
-from app.security import ForbiddenError
 
 logger = logging.getLogger(__name__)
 
@@ -109,33 +111,26 @@ async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
 
 
 # Domain errors that refuse a request for what it asks: its answer, and what a retry gets.
-REFUSALS: dict[type[Exception], int] = {
+REFUSALS: dict[type[RefusalError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     AgeNotAllowedError: status.HTTP_400_BAD_REQUEST,
 }
 
 
-def refusal(exc: Exception) -> tuple[int, dict[str, str]] | None:
-    """The status and body that refuse a request for `exc`, or None if it is no refusal."""
-    code = next((code for kind, code in REFUSALS.items() if isinstance(exc, kind)), None)
-    return None if code is None else (code, {"detail": str(exc)})
+def _refusal_response(exc: RefusalError) -> JSONResponse:
+    code = next(code for kind, code in REFUSALS.items() if isinstance(exc, kind))
+    return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
-class ReplayedRefusalError(Exception):
-    """The remembered refusal of the first request with an `Idempotency-Key`, to answer again."""
-
-    def __init__(self, status_code: int, body: str, headers: dict[str, str]) -> None:
-        super().__init__(status_code)
-        self.status_code = status_code
-        self.body = body
-        self.headers = headers
+def render_refusal(exc: RefusalError) -> tuple[int, str]:
+    """The status and body of the answer to `exc`, byte for byte as the client gets it."""
+    response = _refusal_response(exc)
+    return response.status_code, bytes(response.body).decode()
 
 
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
-    answer = refusal(exc)
-    assert answer is not None
-    code, body = answer
-    return JSONResponse(body, status_code=code)
+    assert isinstance(exc, RefusalError)
+    return _refusal_response(exc)
 
 
 async def _replayed_refusal(request: Request, exc: Exception) -> Response:
@@ -166,23 +161,23 @@ async def _in_progress(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The log names the dependency; the client learns no table or queue of ours.
     logger.warning("Dependency unavailable: %s", exc)
     return JSONResponse(
-        {"detail": f"{exc}, please retry later"},
+        {"detail": "A dependency is unavailable, please retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
-async def _internal(request: Request, exc: Exception) -> JSONResponse:
-    rid = request_id(request)
-    logger.error("Unhandled error", exc_info=exc)
-    # Answered by Starlette's error middleware, outside the one that sets the header.
+def internal_error_response(request_id: str) -> JSONResponse:
+    """The answer to a bug or a failing dependency: no detail but the id of its log lines."""
     return JSONResponse(
-        {"detail": "Internal server error", "request_id": rid},
+        {"detail": "Internal server error", "request_id": request_id},
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        headers={REQUEST_ID_HEADER: rid},
+        headers={REQUEST_ID_HEADER: request_id},
     )
+
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
@@ -207,12 +202,44 @@ def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(ForbiddenError, _forbidden)
-    for kind in REFUSALS:
-        app.add_exception_handler(kind, _refused)
+    app.add_exception_handler(RefusalError, _refused)
     app.add_exception_handler(ReplayedRefusalError, _replayed_refusal)
     app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)
     app.add_exception_handler(IdempotencyKeyReusedError, _key_reused)
     app.add_exception_handler(RequestInProgressError, _in_progress)
     app.add_exception_handler(DependencyUnavailableError, _unavailable)
-    app.add_exception_handler(DependencyError, _internal)
-    app.add_exception_handler(Exception, _internal)
+    # Any other exception, a `DependencyError` that no retry fixes (access denied) included, is a
+    # bug: `UnhandledErrorMiddleware` answers it, and logs it once.
+
+
+class UnhandledErrorMiddleware:
+    """Answer a bug with a `500` carrying the request id, and log its traceback once.
+
+    Starlette's outermost error middleware would answer it too, but then re-raises it to the
+    server: the traceback is logged twice and uvicorn drops the connection. This one sits inside
+    `RequestIdMiddleware`, so the log line carries the request id, and the error ends here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            if started:
+                # Half an answer is out: only the server can end the exchange, by closing it.
+                raise
+            logger.exception("Unhandled error")
+            response = internal_error_response(request_id(Request(scope)))
+            await response(scope, receive, send)

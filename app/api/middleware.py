@@ -3,10 +3,11 @@
 import json
 import re
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import bind
+from app.observability.logs import bind
 
 MAX_BODY_BYTES = 16 * 1024
 REQUEST_ID_HEADER = "x-request-id"
@@ -89,12 +90,27 @@ async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
             return b"".join(chunks)
 
 
-class StageRootPathMiddleware:
-    """Behind an API Gateway stage, tell the app its public prefix (`/v1`) for the URLs it gives.
+def public_prefix(event: dict[str, Any]) -> str:
+    """What the client's URL has before the path the app routes: `/v1`, `/api`, or nothing.
 
-    REST API events carry the path without the stage. ASGI wants `path` to include `root_path`,
-    and routing takes the prefix off again, so both get it; URLs the app builds for the client
-    (`Location` headers, the docs' `openapi.json`) then carry the stage.
+    `requestContext.path` is the path the client called; `path`, the one the app routes. On the
+    API's own URL the difference is the stage (`/v1/enrollments` against `/enrollments`); on a
+    custom domain it is the base path mapping (`/api/enrollments`, or none at all), and the stage
+    is not in the URL whatever `requestContext.stage` says.
+    """
+    called = str(event.get("requestContext", {}).get("path") or "").rstrip("/")
+    routed = str(event.get("path") or "").rstrip("/")
+    if not called.endswith(routed):
+        return ""
+    return called[: len(called) - len(routed)]
+
+
+class StageRootPathMiddleware:
+    """Behind API Gateway, tell the app its public prefix (`public_prefix`) for the URLs it gives.
+
+    ASGI wants `path` to include `root_path`, and routing takes the prefix off again, so both get
+    it; URLs the app builds for the client (`Location` headers, the docs' `openapi.json`) then
+    carry it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -103,9 +119,8 @@ class StageRootPathMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         event = scope.get("aws.event")
         if scope["type"] == "http" and event and not scope.get("root_path"):
-            stage = event.get("requestContext", {}).get("stage")
-            if stage:
-                prefix = f"/{stage}"
+            prefix = public_prefix(event)
+            if prefix:
                 scope = {**scope, "root_path": prefix, "path": prefix + scope["path"]}
         await self.app(scope, receive, send)
 

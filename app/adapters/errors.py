@@ -1,12 +1,11 @@
-"""Domain errors, and the translation of AWS SDK failures into them.
-
-This module knows nothing of HTTP; `app.exception_handlers` maps these errors to responses.
-"""
+"""AWS SDK failures, translated into the domain's dependency errors."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from app.domain.errors import DependencyError, DependencyUnavailableError
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -29,63 +28,6 @@ RETRYABLE_CODES = frozenset(
         "KMS.ThrottlingException",
     }
 )
-
-
-class ServiceError(Exception):
-    """Base of the errors this service raises on purpose."""
-
-
-class NotFoundError(ServiceError):
-    """The resource asked for does not exist."""
-
-    def __init__(self, resource: str, resource_id: object) -> None:
-        super().__init__(f"{resource} {resource_id} not found")
-        self.resource = resource
-        self.resource_id = resource_id
-
-
-class AgeNotAllowedError(ServiceError):
-    """No registered age group admits the age of an enrollment."""
-
-    def __init__(self, age: int) -> None:
-        super().__init__(f"Age {age} is not in any registered age group")
-        self.age = age
-
-
-class IdempotencyKeyInvalidError(ServiceError):
-    """An `Idempotency-Key` that is not 1 to 255 printable ASCII characters."""
-
-    def __init__(self) -> None:
-        super().__init__("Idempotency-Key must be 1 to 255 printable ASCII characters")
-
-
-class IdempotencyKeyReusedError(ServiceError):
-    """An `Idempotency-Key` already used for a request with another body."""
-
-    def __init__(self) -> None:
-        super().__init__("This Idempotency-Key was used for another request")
-
-
-class RequestInProgressError(ServiceError):
-    """The first request with this `Idempotency-Key` has not finished yet."""
-
-    def __init__(self) -> None:
-        super().__init__("A request with this Idempotency-Key is still in progress")
-
-
-class DependencyError(ServiceError):
-    """An AWS dependency failed in a way a retry will not fix."""
-
-    def __init__(self, dependency: str, problem: str = "failed") -> None:
-        super().__init__(f"{dependency} {problem}")
-        self.dependency = dependency
-
-
-class DependencyUnavailableError(DependencyError):
-    """An AWS dependency is throttling or unavailable; the same call may succeed later."""
-
-    def __init__(self, dependency: str) -> None:
-        super().__init__(dependency, "is unavailable")
 
 
 def error_code(exc: ClientError) -> str:

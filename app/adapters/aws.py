@@ -1,6 +1,7 @@
 """AWS clients, created once per process on first use and shared by every request.
 
-On Lambda SnapStart they are created before the snapshot instead (app/snapstart.py).
+On Lambda SnapStart they are created before the snapshot instead (app/entrypoints/snapstart.py).
+One botocore session makes them all: its credentials are the clients' credentials.
 
 The clients come from botocore, which boto3 wraps: importing boto3 also imports s3transfer and
 its resource layer, which this service does not use and would pay for on every cold start.
@@ -11,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
 from botocore.config import Config
-from botocore.session import get_session
+from botocore.session import Session, get_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,12 +33,18 @@ CLIENT_CONFIG = Config(
 
 
 @lru_cache
+def get_aws_session() -> Session:
+    """The botocore session of this process, which creates its clients."""
+    return get_session()
+
+
+@lru_cache
 def get_dynamodb_client() -> "DynamoDBClient":
     """The DynamoDB client of this process."""
-    return cast("DynamoDBClient", get_session().create_client("dynamodb", config=CLIENT_CONFIG))
+    return cast("DynamoDBClient", get_aws_session().create_client("dynamodb", config=CLIENT_CONFIG))
 
 
 @lru_cache
 def get_sqs_client() -> "SQSClient":
     """The SQS client of this process."""
-    return cast("SQSClient", get_session().create_client("sqs", config=CLIENT_CONFIG))
+    return cast("SQSClient", get_aws_session().create_client("sqs", config=CLIENT_CONFIG))

@@ -5,7 +5,8 @@ The record then says what became of the request:
 
 - in progress, under a lease: the claimant is working; another request with the key gets `409`;
 - completed, with the answer's body: written in the same transaction as the resource the request
-  created (`Claim.completion`), so a resource never exists without its answer, nor an answer
+  created (`complete` adds it to the request's unit of work), so a resource never exists
+  without its answer, nor an answer
   without its resource, and a retry after a lost answer finds it;
 - completed with a refusal (a `4xx` the request earned): remembered by `remember`;
 - gone, after a failure (`release`): a retry executes afresh.
@@ -24,14 +25,9 @@ from uuid import uuid4
 
 from botocore.exceptions import ClientError
 
-from app.errors import (
-    CONDITION_FAILED,
-    DependencyError,
-    IdempotencyKeyReusedError,
-    RequestInProgressError,
-    error_code,
-    translate_aws_errors,
-)
+from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
+from app.adapters.unit_of_work import DynamoDBUnitOfWork
+from app.domain.errors import DependencyError, IdempotencyKeyReusedError, RequestInProgressError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -150,6 +146,10 @@ class IdempotencyRepository:
         ):
             raise RequestInProgressError
         return claim
+
+    def complete(self, claim: Claim, body: str, unit: DynamoDBUnitOfWork) -> None:
+        """Complete the claim with `body`, in the same commit as the resource `unit` stores."""
+        unit.add_write(claim.completion(body))
 
     def remember(self, claim: Claim, status: int, body: str) -> None:
         """Complete the claim with a refusal, so that a retry gets the same answer."""

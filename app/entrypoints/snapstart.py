@@ -20,29 +20,35 @@ Nothing the snapshot must not hold is frozen in it:
   provides them through the container credentials provider (`AWS_CONTAINER_CREDENTIALS_FULL_URI`)
   instead of the usual environment variables; botocore holds them as `RefreshableCredentials`,
   which fetch new ones when they near expiry, as they have after any restore. Credentials that
-  cannot refresh (static keys from the environment, or none at all) would be frozen in every
+  cannot refresh (static keys from the environment, or none at all; the clients' session
+  tells, `Session.get_credentials()`) would be frozen in every
   restored environment: then the clients are dropped after priming and created on first use,
   as without SnapStart (the rest of the priming still holds).
 """
 
 import http.server
 import io
-import json
 import logging
 import random
 import threading
 from collections.abc import Callable
 from contextlib import redirect_stdout
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
+from uuid import UUID
 
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 from botocore.stub import Stubber
 
-from app.aws import CLIENT_CONFIG, get_dynamodb_client, get_sqs_client
+from app.adapters import age_groups, enrollments
+from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
+from app.api.idempotency import IDEMPOTENCY_KEY_HEADER
+from app.api.security import API_KEY_HEADER
 from app.config import get_settings
-from app.idempotency import IDEMPOTENCY_KEY_HEADER
-from app.security import API_KEY_HEADER
+from app.domain.models.age_groups import AgeGroup
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.entrypoints.events import rest_event
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -53,29 +59,27 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-_GROUP_ID = "00000000-0000-4000-8000-000000000001"
-_ENROLLMENT_ID = "00000000-0000-4000-8000-000000000002"
-_NOW = "2026-01-01T00:00:00+00:00"
-_GROUP_ITEM = {
-    "age_group_id": {"S": _GROUP_ID},
-    "min_age": {"N": "0"},
-    "max_age": {"N": "150"},
-    "created_at": {"S": _NOW},
-}
-_ENROLLMENT_ITEM = {
-    "enrollment_id": {"S": _ENROLLMENT_ID},
-    "name": {"S": "Maria da Silva"},
-    "age": {"N": "22"},
-    "cpf": {"S": "52998224725"},
-    "status": {"S": "PENDING"},
-    "created_at": {"S": _NOW},
-    "updated_at": {"S": _NOW},
-}
-_ENROLLMENT = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+_GROUP = AgeGroup(
+    age_group_id=UUID("00000000-0000-4000-8000-000000000001"),
+    min_age=0,
+    max_age=150,
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
+_ENROLLMENT = Enrollment(
+    enrollment_id=UUID("00000000-0000-4000-8000-000000000002"),
+    name="Maria da Silva",
+    age=22,
+    cpf="52998224725",
+    status=EnrollmentStatus.PENDING,
+    created_at=_GROUP.created_at,
+    updated_at=_GROUP.created_at,
+)
+_GROUP_ITEM = age_groups.to_item(_GROUP)
+_ENROLLMENT_BODY = {"name": _ENROLLMENT.name, "age": _ENROLLMENT.age, "cpf": _ENROLLMENT.cpf}
 
 _ENROLLMENT_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("dynamodb", "scan", {"Items": [_GROUP_ITEM]}),
-    ("sqs", "send_message", {"MessageId": _ENROLLMENT_ID}),
+    ("sqs", "send_message", {"MessageId": str(_ENROLLMENT.enrollment_id)}),
 ]
 _KEYED = {IDEMPOTENCY_KEY_HEADER: "snapstart-priming"}
 
@@ -99,17 +103,19 @@ PRIMED_REQUESTS = [
         {"min_age": 0, "max_age": 150},
         answers=[("dynamodb", "put_item", {})],
     ),
-    PrimedRequest("DELETE", f"/age-groups/{_GROUP_ID}", answers=[("dynamodb", "delete_item", {})]),
+    PrimedRequest(
+        "DELETE", f"/age-groups/{_GROUP.age_group_id}", answers=[("dynamodb", "delete_item", {})]
+    ),
     PrimedRequest(
         "POST",
         "/enrollments",
-        _ENROLLMENT,
+        _ENROLLMENT_BODY,
         answers=[*_ENROLLMENT_CALLS, ("dynamodb", "put_item", {})],
     ),
     PrimedRequest(
         "POST",
         "/enrollments",
-        _ENROLLMENT,
+        _ENROLLMENT_BODY,
         _KEYED,
         [
             ("dynamodb", "put_item", {}),
@@ -119,48 +125,21 @@ PRIMED_REQUESTS = [
     ),
     PrimedRequest(
         "GET",
-        f"/enrollments/{_ENROLLMENT_ID}",
-        answers=[("dynamodb", "get_item", {"Item": _ENROLLMENT_ITEM})],
+        f"/enrollments/{_ENROLLMENT.enrollment_id}",
+        answers=[("dynamodb", "get_item", {"Item": enrollments.to_item(_ENROLLMENT)})],
     ),
 ]
 
 
-def rest_event(
-    method: str,
-    path: str,
-    body: Any = None,
-    extra_headers: dict[str, str] | None = None,
-    stage: str = "v1",
-) -> dict[str, Any]:
-    """An API Gateway REST proxy event for one request, as the `{proxy+}` resource sends it."""
-    headers = {"Accept": "application/json", "Host": "localhost", **(extra_headers or {})}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
+def _primed_event(request: PrimedRequest) -> dict[str, Any]:
+    """The event of a primed request, with the key the app checks where it checks one."""
+    headers = dict(request.headers)
     api_key = get_settings().api_key
     if api_key is not None:
         headers[API_KEY_HEADER] = api_key.get_secret_value()
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "protocol": "HTTP/1.1",
-            "stage": stage,
-            "requestId": "snapstart-priming",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "snapstart-priming"},
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return rest_event(
+        request.method, request.path, request.body, headers, request_id="snapstart-priming"
+    )
 
 
 def prime(handler: Handler) -> dict[str, int]:
@@ -174,14 +153,14 @@ def prime(handler: Handler) -> dict[str, int]:
     for stubber in stubbers.values():
         stubber.activate()
     try:
-        for method, path, body, headers, answers in PRIMED_REQUESTS:
-            for service, operation, response in answers:
+        for request in PRIMED_REQUESTS:
+            for service, operation, response in request.answers:
                 stubbers[service].add_response(operation, response)
             # The primed requests are nobody's: the metric lines they print (EMF, on stdout)
             # would count them in CloudWatch, once per snapshot. They are dropped.
             with redirect_stdout(io.StringIO()):
-                status = handler(rest_event(method, path, body, headers), None)["statusCode"]
-            name = f"{method} {path}" + (" with a key" if headers else "")
+                status = handler(_primed_event(request), None)["statusCode"]
+            name = f"{request.method} {request.path}" + (" with a key" if request.headers else "")
             statuses[name] = status
             if status >= 300:
                 # A path left cold costs the first request time, not correctness: go on.
@@ -190,7 +169,7 @@ def prime(handler: Handler) -> dict[str, int]:
         for stubber in stubbers.values():
             stubber.deactivate()
     _warm_http()
-    if not all(_credentials_refresh(client) for client in clients.values()):
+    if not isinstance(get_aws_session().get_credentials(), RefreshableCredentials):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()
         get_sqs_client.cache_clear()
@@ -241,10 +220,6 @@ def _warm_http() -> None:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-def _credentials_refresh(client: "BaseClient") -> bool:
-    return isinstance(client._get_credentials(), RefreshableCredentials)  # type: ignore[attr-defined]
 
 
 def after_restore() -> None:

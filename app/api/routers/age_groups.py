@@ -5,11 +5,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from app.dependencies import AgeGroupRepositoryDep
-from app.exception_handlers import IDEMPOTENT_RESPONSES, ErrorDetail
-from app.idempotency import IdempotencyDep
-from app.models.age_groups import AgeGroup, AgeGroupCreate
-from app.routers import LOCATION_HEADER, location
+from app.api.concurrency import run_blocking
+from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
+from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.api.routers import LOCATION_HEADER, location
+from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
+from app.domain.services import register_age_group
 
 router = APIRouter(prefix="/age-groups", tags=["age groups"])
 
@@ -25,15 +26,16 @@ class Message(BaseModel):
     status_code=status.HTTP_201_CREATED,
     responses={status.HTTP_201_CREATED: {"headers": LOCATION_HEADER}, **IDEMPOTENT_RESPONSES},
 )
-def create_age_group(
+async def create_age_group(
     new: AgeGroupCreate,
-    repository: AgeGroupRepositoryDep,
     idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> AgeGroup:
     """Register an age group; `Location` is its URL."""
-    group = idempotency.run(AgeGroup, lambda claim: repository.create(new, claim))
+    group = await run_blocking(
+        idempotency.run, AgeGroup, lambda unit: register_age_group(new, unit)
+    )
     response.headers["Location"] = location(
         request, "delete_age_group", age_group_id=group.age_group_id
     )
@@ -41,9 +43,9 @@ def create_age_group(
 
 
 @router.get("")
-def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
+async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
     """List every age group, ordered by `(min_age, max_age)`."""
-    return repository.list()
+    return await run_blocking(repository.list)
 
 
 @router.delete(
@@ -52,7 +54,7 @@ def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
         status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "No age group has this id"}
     },
 )
-def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
+async def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
     """Delete an age group."""
-    repository.delete(age_group_id)
+    await run_blocking(repository.delete, age_group_id)
     return Message(message=f"Age group {age_group_id} deleted")

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, model_validator
 
-from app.models.common import REQUEST_CONFIG, Age
+from app.domain.models.common import REQUEST_CONFIG, Age
 
 
 class AgeGroupCreate(BaseModel):

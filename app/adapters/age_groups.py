@@ -1,22 +1,15 @@
 """The age-groups table."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from app.errors import (
-    CONDITION_FAILED,
-    NotFoundError,
-    error_code,
-    failed_on_retry,
-    translate_aws_errors,
-)
-from app.models.age_groups import AgeGroup, AgeGroupCreate
-from app.repositories.idempotency import Claim
-from app.repositories.items import put_new_item
+from app.adapters.errors import CONDITION_FAILED, error_code, failed_on_retry, translate_aws_errors
+from app.domain.errors import NotFoundError
+from app.domain.models.age_groups import AgeGroup
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,7 +19,8 @@ DEPENDENCY = "The age groups table"
 
 
 class AgeGroupRepository:
-    """Age groups, one item each, keyed by `age_group_id`."""
+    """Age groups, one item each, keyed by `age_group_id`; new ones are written by a unit of work
+    (`app.adapters.unit_of_work`)."""
 
     def __init__(
         self, client: "DynamoDBClient", table_name: str, scan_page_size: int | None = None
@@ -36,27 +30,9 @@ class AgeGroupRepository:
         # None lets DynamoDB fill each page up to 1 MB; tests set it small to prove pagination.
         self._scan_page_size = scan_page_size
 
-    def create(self, new: AgeGroupCreate, completing: Claim | None = None) -> AgeGroup:
-        """Store a new age group and return it; with a claim, complete it with the group."""
-        group = AgeGroup(
-            age_group_id=uuid4(),
-            min_age=new.min_age,
-            max_age=new.max_age,
-            created_at=datetime.now(UTC),
-        )
-        item: dict[str, AttributeValueTypeDef] = {
-            "age_group_id": {"S": str(group.age_group_id)},
-            "min_age": {"N": str(group.min_age)},
-            "max_age": {"N": str(group.max_age)},
-            "created_at": {"S": group.created_at.isoformat()},
-        }
-        completion = completing.completion(group.model_dump_json()) if completing else None
-        put_new_item(self._client, self._table_name, item, "age_group_id", DEPENDENCY, completion)
-        return group
-
     def list(self) -> list[AgeGroup]:
         """Every age group, ordered by `(min_age, max_age)`."""
-        groups = [_from_item(item) for item in self._scan()]
+        groups = [from_item(item) for item in self._scan()]
         return sorted(groups, key=lambda g: (g.min_age, g.max_age, g.created_at))
 
     def delete(self, age_group_id: UUID) -> None:
@@ -88,7 +64,18 @@ class AgeGroupRepository:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _from_item(item: dict[str, "AttributeValueTypeDef"]) -> AgeGroup:
+def to_item(group: AgeGroup) -> dict[str, "AttributeValueTypeDef"]:
+    """The age group as a DynamoDB item."""
+    return {
+        "age_group_id": {"S": str(group.age_group_id)},
+        "min_age": {"N": str(group.min_age)},
+        "max_age": {"N": str(group.max_age)},
+        "created_at": {"S": group.created_at.isoformat()},
+    }
+
+
+def from_item(item: dict[str, "AttributeValueTypeDef"]) -> AgeGroup:
+    """The age group a DynamoDB item holds."""
     return AgeGroup(
         age_group_id=UUID(item["age_group_id"]["S"]),
         min_age=int(item["min_age"]["N"]),

@@ -6,10 +6,9 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
-from app.errors import CONDITION_FAILED, NotFoundError, error_code, translate_aws_errors
-from app.models.enrollments import Enrollment, EnrollmentStatus
-from app.repositories.idempotency import Claim
-from app.repositories.items import put_new_item
+from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
+from app.domain.errors import NotFoundError
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -19,22 +18,12 @@ DEPENDENCY = "The enrollments table"
 
 
 class EnrollmentRepository:
-    """Enrollments, one item each, keyed by `enrollment_id`."""
+    """Enrollments, one item each, keyed by `enrollment_id`; new ones are written by a unit of work
+    (`app.adapters.unit_of_work`)."""
 
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
         self._table_name = table_name
-
-    def create(self, enrollment: Enrollment, completing: Claim | None = None) -> None:
-        """Store a new enrollment; with a claim, complete it with the enrollment as its answer."""
-        put_new_item(
-            self._client,
-            self._table_name,
-            _to_item(enrollment),
-            "enrollment_id",
-            DEPENDENCY,
-            completing.completion(enrollment.model_dump_json()) if completing else None,
-        )
 
     def get(self, enrollment_id: UUID) -> Enrollment:
         """The enrollment, read with strong consistency, or `NotFoundError`."""
@@ -46,7 +35,7 @@ class EnrollmentRepository:
             )
         if "Item" not in response:
             raise NotFoundError("Enrollment", enrollment_id)
-        return _from_item(response["Item"])
+        return from_item(response["Item"])
 
     def mark_processed(self, enrollment_id: UUID) -> bool:
         """Move a `PENDING` enrollment to `PROCESSED`.
@@ -80,7 +69,8 @@ class EnrollmentRepository:
         raise RuntimeError(f"Enrollment {enrollment_id} has unexpected status {current.status}")
 
 
-def _to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
+def to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
+    """The enrollment as a DynamoDB item."""
     return {
         "enrollment_id": {"S": str(enrollment.enrollment_id)},
         "name": {"S": enrollment.name},
@@ -92,7 +82,8 @@ def _to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
     }
 
 
-def _from_item(item: dict[str, "AttributeValueTypeDef"]) -> Enrollment:
+def from_item(item: dict[str, "AttributeValueTypeDef"]) -> Enrollment:
+    """The enrollment a DynamoDB item holds."""
     return Enrollment(
         enrollment_id=UUID(item["enrollment_id"]["S"]),
         name=item["name"]["S"],

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from app.models.common import REQUEST_CONFIG, Age
-from app.models.cpf import CPF_PATTERN, normalize_cpf
+from app.domain.cpf import CPF_PATTERN, normalize_cpf
+from app.domain.models.common import REQUEST_CONFIG, Age
 
 # Not blank: some character is not whitespace. The length counts the name as sent; it is
 # stored trimmed. Whitespace is spelt out (what `str.isspace` and `str.strip` take) because `\s`

@@ -4,8 +4,8 @@ import json
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from app.errors import translate_aws_errors
-from app.logs import current_request_id
+from app.adapters.errors import translate_aws_errors
+from app.observability.logs import current_request_id
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -1,0 +1,86 @@
+"""Providers injected into the routes, and their `Annotated` aliases.
+
+The providers are `async def`: they never block (the clients behind them are created once per
+process), and FastAPI would otherwise hop to a worker thread for each one on every request. They
+read the settings themselves (`get_settings` is cached) rather than depend on a settings
+provider: each sub-dependency is one more for FastAPI to solve on every request.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+
+from app.adapters.age_groups import AgeGroupRepository
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.enrollments import EnrollmentRepository
+from app.adapters.idempotency import IdempotencyRepository
+from app.adapters.queue import EnrollmentQueue
+from app.adapters.unit_of_work import DynamoDBUnitOfWork, Tables
+from app.api import idempotency
+from app.api.errors import render_refusal
+from app.config import get_settings
+
+
+async def get_age_group_repository() -> AgeGroupRepository:
+    """The age-groups repository over this process's DynamoDB client."""
+    return AgeGroupRepository(get_dynamodb_client(), get_settings().age_groups_table)
+
+
+async def get_enrollment_repository() -> EnrollmentRepository:
+    """The enrollments repository over this process's DynamoDB client."""
+    return EnrollmentRepository(get_dynamodb_client(), get_settings().enrollments_table)
+
+
+async def get_idempotency_repository() -> IdempotencyRepository:
+    """The idempotency-records repository over this process's DynamoDB client."""
+    return IdempotencyRepository(get_dynamodb_client(), get_settings().idempotency_table)
+
+
+async def get_enrollment_queue() -> EnrollmentQueue:
+    """The enrollment queue over this process's SQS client."""
+    return EnrollmentQueue(get_sqs_client(), get_settings().enrollment_queue_url)
+
+
+async def get_unit_of_work() -> DynamoDBUnitOfWork:
+    """A new unit of work for what this request writes."""
+    settings = get_settings()
+    tables = Tables(age_groups=settings.age_groups_table, enrollments=settings.enrollments_table)
+    return DynamoDBUnitOfWork(get_dynamodb_client(), tables)
+
+
+UnitOfWorkDep = Annotated[DynamoDBUnitOfWork, Depends(get_unit_of_work)]
+IdempotencyRepositoryDep = Annotated[IdempotencyRepository, Depends(get_idempotency_repository)]
+
+
+async def get_idempotency(
+    request: Request,
+    response: Response,
+    unit: UnitOfWorkDep,
+    store: IdempotencyRepositoryDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.IDEMPOTENCY_KEY_HEADER,
+            description=idempotency.KEY_DESCRIPTION,
+            json_schema_extra={"pattern": idempotency.KEY_PATTERN},
+        ),
+    ] = None,
+) -> idempotency.Idempotency:
+    """The request's idempotency, from its `Idempotency-Key` header (none without one)."""
+    if key is None:
+        return idempotency.Idempotency(unit)
+    idempotency.check_key(key)
+    return idempotency.Idempotency(
+        unit,
+        store,
+        idempotency.request_key(request, get_settings(), key),
+        idempotency.fingerprint(await request.body()),
+        response,
+        render_refusal,
+    )
+
+
+AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repository)]
+EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
+EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]
+IdempotencyDep = Annotated[idempotency.Idempotency, Depends(get_idempotency)]

@@ -1,0 +1,152 @@
+"""The `Idempotency-Key` header: a retried `POST` gets the first answer, not a second resource.
+
+Follows the IETF draft "The Idempotency-Key HTTP Header Field": the client picks a key per
+operation and sends it again with every retry. A key belongs to the caller's API key, and is
+remembered with the request's fingerprint and answer for 24 hours (`app.adapters.idempotency`).
+See docs/adr/0003-idempotency-keys.md.
+"""
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from app.adapters.idempotency import Answer, IdempotencyRepository
+from app.adapters.unit_of_work import DynamoDBUnitOfWork
+from app.config import Settings
+from app.domain.errors import IdempotencyKeyInvalidError, RefusalError
+from app.domain.ports import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Printable ASCII; a field value cannot begin or end with a space, which HTTP strips.
+KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
+_KEY_RE = re.compile(KEY_PATTERN)
+KEY_DESCRIPTION = (
+    "A key of your choice, 1 to 255 printable ASCII characters, unique to this request: send it "
+    "again with every retry of the request. For 24 hours, a retry with the same key and body gets "
+    "the first answer (with `Idempotent-Replayed: true`) and creates nothing; the same key with "
+    "another body is a `422`, and while the first request is still in progress a `409`."
+)
+
+Resource = TypeVar("Resource", bound=BaseModel)
+# How a refusal is answered: its status and body, exactly as the client first got them.
+RenderRefusal = Callable[[RefusalError], tuple[int, str]]
+
+
+class ReplayedRefusalError(Exception):
+    """The remembered refusal of the first request with an `Idempotency-Key`, to answer again."""
+
+    def __init__(self, status_code: int, body: str) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.body = body
+        self.headers = {REPLAYED_HEADER: "true"}
+
+
+class Idempotency:
+    """What a `POST` route needs to execute its request at most once per key."""
+
+    def __init__(
+        self,
+        unit: DynamoDBUnitOfWork,
+        store: IdempotencyRepository | None = None,
+        request_key: str = "",
+        fingerprint: str = "",
+        response: Response | None = None,
+        render_refusal: RenderRefusal | None = None,
+    ) -> None:
+        self._unit = unit
+        self._store = store
+        self._request_key = request_key
+        self._fingerprint = fingerprint
+        self._response = response
+        self._render_refusal = render_refusal
+
+    def run(self, model: type[Resource], create: Callable[[UnitOfWork], Resource]) -> Resource:
+        """The resource `create` stages, committed; or the one the first request with this key made.
+
+        With a key, the claim's completion is committed with the resource. A refusal `create`
+        raises is remembered as the answer; any other failure gives up the claim, so that a retry
+        executes afresh. Either way the original error is what propagates.
+        """
+        if self._store is None:
+            resource = create(self._unit)
+            self._unit.commit()
+            return resource
+        outcome = self._store.claim(self._request_key, self._fingerprint)
+        if isinstance(outcome, Answer):
+            return self._replay(model, outcome)
+        try:
+            resource = create(self._unit)
+            self._store.complete(outcome, resource.model_dump_json(), self._unit)
+            self._unit.commit()
+        except RefusalError as exc:
+            assert self._render_refusal is not None
+            try:
+                self._store.remember(outcome, *self._render_refusal(exc))
+            except Exception:
+                # The claim's lease runs out and a retry executes afresh: the refusal stands.
+                logger.warning("The refusal could not be remembered", exc_info=True)
+            raise
+        except Exception:
+            try:
+                self._store.release(outcome)
+            except Exception:
+                # The claim's lease runs out, then a retry executes afresh.
+                logger.warning("The idempotency claim could not be given up", exc_info=True)
+            raise
+        return resource
+
+    def _replay(self, model: type[Resource], answer: Answer) -> Resource:
+        if answer.status is not None:
+            raise ReplayedRefusalError(answer.status, answer.body)
+        assert self._response is not None
+        self._response.headers[REPLAYED_HEADER] = "true"
+        return model.model_validate_json(answer.body)
+
+
+def check_key(key: str) -> None:
+    """Raise `IdempotencyKeyInvalidError` unless `key` is 1 to 255 printable ASCII characters."""
+    if not _KEY_RE.fullmatch(key):
+        raise IdempotencyKeyInvalidError
+
+
+def request_key(request: Request, settings: Settings, key: str) -> str:
+    """The record's key: a digest of the caller, the operation and the client's key."""
+    route = request.scope.get("route")
+    operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return _digest(_caller(request, settings), operation, key)
+
+
+def _caller(request: Request, settings: Settings) -> str:
+    """Whose key this is: the API key API Gateway identified, or the one the app checks.
+
+    Only a digest of it is stored (`_digest`), never the configured key's value.
+    """
+    event = request.scope.get("aws.event") or {}
+    identity = event.get("requestContext", {}).get("identity") or {}
+    if key_id := identity.get("apiKeyId"):
+        return f"api-key-id {key_id}"
+    if settings.api_key is not None:
+        return f"api-key {settings.api_key.get_secret_value()}"
+    return "anonymous"
+
+
+def fingerprint(body: bytes) -> str:
+    """The request body's digest: equal JSON documents, however spaced or ordered, are equal."""
+    with suppress(ValueError):
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

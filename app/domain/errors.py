@@ -1,0 +1,69 @@
+"""The errors this service raises on purpose. They know nothing of HTTP or of AWS.
+
+`app.api.errors` maps them to responses; `app.adapters.errors` turns AWS SDK failures into the
+dependency errors below.
+"""
+
+
+class ServiceError(Exception):
+    """Base of the errors this service raises on purpose."""
+
+
+class RefusalError(ServiceError):
+    """A request refused for what it asks: a retry of it gets the same answer."""
+
+
+class NotFoundError(RefusalError):
+    """The resource asked for does not exist."""
+
+    def __init__(self, resource: str, resource_id: object) -> None:
+        super().__init__(f"{resource} {resource_id} not found")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class AgeNotAllowedError(RefusalError):
+    """No registered age group admits the age of an enrollment."""
+
+    def __init__(self, age: int) -> None:
+        super().__init__(f"Age {age} is not in any registered age group")
+        self.age = age
+
+
+class IdempotencyKeyInvalidError(ServiceError):
+    """An `Idempotency-Key` that is not 1 to 255 printable ASCII characters."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key must be 1 to 255 printable ASCII characters")
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """An `Idempotency-Key` already used for a request with another body."""
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used for another request")
+
+
+class RequestInProgressError(ServiceError):
+    """The first request with this `Idempotency-Key` has not finished yet."""
+
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still in progress")
+
+
+class DependencyError(ServiceError):
+    """A dependency (a table, the queue) failed in a way a retry will not fix.
+
+    Its message names the dependency, for the log; answers to clients do not repeat it.
+    """
+
+    def __init__(self, dependency: str, problem: str = "failed") -> None:
+        super().__init__(f"{dependency} {problem}")
+        self.dependency = dependency
+
+
+class DependencyUnavailableError(DependencyError):
+    """A dependency is throttling or unavailable; the same call may succeed later."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(dependency, "is unavailable")

@@ -1,0 +1,70 @@
+"""The use cases: what the service does, in terms of its models and ports."""
+
+import logging
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from app.domain.cpf import mask_cpf
+from app.domain.errors import AgeNotAllowedError
+from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
+from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
+from app.domain.ports import AgeGroupCatalog, EnrollmentPublisher, UnitOfWork
+from app.observability.metrics import Metric, emit
+
+logger = logging.getLogger(__name__)
+
+
+def register_age_group(new: AgeGroupCreate, unit: UnitOfWork) -> AgeGroup:
+    """A new age group, staged on `unit`."""
+    group = AgeGroup(
+        age_group_id=uuid4(),
+        min_age=new.min_age,
+        max_age=new.max_age,
+        created_at=datetime.now(UTC),
+    )
+    unit.add(group)
+    return group
+
+
+def request_enrollment(
+    new: EnrollmentCreate,
+    age_groups: AgeGroupCatalog,
+    queue: EnrollmentPublisher,
+    unit: UnitOfWork,
+) -> Enrollment:
+    """Accept an enrollment whose age fits a registered group and queue it for processing.
+
+    The message is published before the enrollment is written (staged here, written when `unit`
+    commits). If the publish fails nothing is written; if the write fails after it, the processor
+    finds no record, retries, and the message ends in the dead-letter queue. So a failed
+    request never leaves an enrollment `PENDING` with no message to process
+    it, and an accepted one always has its message. See docs/adr/0002-publish-then-write.md.
+    """
+    if not any(group.admits(new.age) for group in age_groups.list()):
+        emit(Metric.ENROLLMENT_REJECTED)
+        raise AgeNotAllowedError(new.age)
+    now = datetime.now(UTC)
+    enrollment = Enrollment(
+        enrollment_id=uuid4(),
+        name=new.name,
+        age=new.age,
+        cpf=new.cpf,
+        status=EnrollmentStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    queue.publish(enrollment.enrollment_id)
+    unit.add(enrollment)
+
+    def accepted() -> None:
+        emit(Metric.ENROLLMENT_REQUESTED)
+        logger.info(
+            "Enrollment accepted",
+            extra={
+                "enrollment_id": str(enrollment.enrollment_id),
+                "cpf": mask_cpf(enrollment.cpf),
+            },
+        )
+
+    unit.on_commit(accepted)
+    return enrollment

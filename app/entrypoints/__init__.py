@@ -1,0 +1,1 @@
+"""The Lambda runtime around the API: the handler and its SnapStart hooks."""

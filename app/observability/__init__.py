@@ -1,0 +1,1 @@
+"""What every layer may use to be observed: the log context and the metrics."""
