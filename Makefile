@@ -39,9 +39,10 @@ soak-retries: install ## The soak with faults injected: retries with an Idempote
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and the import contracts of the layers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
@@ -89,11 +90,11 @@ build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
 build-ApiFunction: | $(UV)
-	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app
+	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app.main
 
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
-		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
+		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" processor.handler
 
 deploy: build ## sam deploy: guided the first time, then with the saved samconfig.toml
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)

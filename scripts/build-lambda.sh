@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build one Lambda artifact without Docker: the runtime dependencies pinned in uv.lock, as wheels
-# for the Lambda platform, then only the packages of this repository that the handler imports.
+# for the Lambda platform, then only the files of this repository that the handler imports.
 #
-#   scripts/build-lambda.sh ARTIFACTS_DIR PACKAGE...
+#   scripts/build-lambda.sh ARTIFACTS_DIR MODULE...
+#
+# MODULE names a handler's module (app.main, processor.handler): it and every module of this
+# repository it imports, directly or not, are copied (scripts/module_files.py), nothing else.
 #
 # LAMBDA_AWS_SERVICES, when set, names the AWS services the function calls: botocore's models of
 # the others (over 400 services, most of its size) are left out.
@@ -12,7 +15,7 @@
 set -euo pipefail
 
 if (($# < 2)); then
-    echo "usage: $0 ARTIFACTS_DIR PACKAGE..." >&2
+    echo "usage: $0 ARTIFACTS_DIR MODULE..." >&2
     exit 2
 fi
 mkdir -p "$1"
@@ -40,13 +43,13 @@ done
     --target "$artifacts_dir" --python-platform "$platform" --python-version "$python_version" \
     --only-binary :all:
 
-for package in "$@"; do
-    if [[ ! -f "$package/__init__.py" ]]; then
-        echo "$package is not a package of this repository" >&2
-        exit 2
-    fi
+files=$("${PYTHON:-python3}" scripts/module_files.py "$@")
+for package in $(cut -d/ -f1 <<<"$files" | sort -u); do
     rm -rf "${artifacts_dir:?}/$package"
-    cp -R "$package" "$artifacts_dir/$package"
+done
+for file in $files; do
+    mkdir -p "$artifacts_dir/$(dirname "$file")"
+    cp "$file" "$artifacts_dir/$file"
 done
 if [[ -n "${LAMBDA_AWS_SERVICES:-}" ]]; then
     for model in "$artifacts_dir"/botocore/data/*/; do

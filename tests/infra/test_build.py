@@ -5,6 +5,7 @@ build of the same code path, with this machine's platform and Python, shows that
 import and answer from nothing but their artifact.
 """
 
+import ast
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from app.observability.metrics import Metric
 from bench.runtime import local_platform as bench_local_platform
 from local.emulator import Emulator
 from local.template import load_template, provision
+from scripts.module_files import module_files
 from tests.emf import emf_documents, service_metrics
 from tests.infra.conftest import ROOT
 
@@ -176,6 +178,43 @@ def test_the_artifact_holds_only_the_runtime_and_the_handlers_code(
         "template.yaml",
         "Makefile",
     }
+
+
+def imported_modules(source: Path) -> set[str]:
+    """The top-level names of the modules a Python file imports, wherever in the file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(
+    ("function_id", "handler"),
+    [("ApiFunction", "app.main"), ("ProcessorFunction", "processor.handler")],
+)
+def test_the_artifact_holds_only_the_repository_files_its_handler_imports(
+    lambda_build: Path, function_id: str, handler: str
+) -> None:
+    artifact = lambda_build / function_id
+    shipped = {
+        path.relative_to(artifact).as_posix()
+        for package in REPOSITORY_PACKAGES[function_id]
+        for path in (artifact / package).rglob("*.py")
+    }
+    assert shipped == set(module_files([handler]))
+
+
+def test_no_file_of_the_processor_artifact_imports_the_web_framework(lambda_build: Path) -> None:
+    artifact = lambda_build / "ProcessorFunction"
+    sources = [
+        path for package in ("app", "processor") for path in (artifact / package).rglob("*.py")
+    ]
+    assert sources
+    for source in sources:
+        assert not imported_modules(source) & {"fastapi", "starlette", "mangum"}, source
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)

@@ -1,0 +1,1 @@
+"""Build tools: the Lambda artifacts (build-lambda.sh) and what goes in them."""
