@@ -45,7 +45,7 @@ def test_the_queue_age_threshold_names_the_event_sources_concurrency() -> None:
 def test_the_capacity_comment_states_the_values_it_reasons_from() -> None:
     [source] = TEMPLATE_DATA["Resources"]["ProcessorFunction"]["Properties"]["Events"].values()
     settings = source["Properties"]
-    comment = comment_before(TEMPLATE.read_text(), "MaximumConcurrency:")
+    comment = comment_before(TEMPLATE.read_text(), "ScalingConfig:")
     concurrency = settings["ScalingConfig"]["MaximumConcurrency"]
     batch = settings["BatchSize"]
     delay = float(
