@@ -179,7 +179,6 @@ def internal_error_response(request_id: str) -> JSONResponse:
     )
 
 
-
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     # The router names only the methods of the first route that matched the path: ask every
     # route, as routing would, which methods it takes at this path.
