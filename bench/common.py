@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 import boto3
 
+from app.adapters import age_groups, enrollments
+from app.domain.models.age_groups import AgeGroup
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from local.emulator import Emulator
 from local.template import Stack, load_template, provision
 
@@ -52,26 +55,25 @@ class Figure:
 
 def pending_enrollment_item(enrollment_id: str) -> dict[str, Any]:
     """A PENDING enrollment as a DynamoDB item, written straight to the table."""
-    now = datetime.now(UTC).isoformat()
-    return {
-        "enrollment_id": {"S": enrollment_id},
-        "name": {"S": "Maria da Silva"},
-        "age": {"N": "22"},
-        "cpf": {"S": "52998224725"},
-        "status": {"S": "PENDING"},
-        "created_at": {"S": now},
-        "updated_at": {"S": now},
-    }
+    now = datetime.now(UTC)
+    enrollment = Enrollment(
+        enrollment_id=uuid.UUID(enrollment_id),
+        name="Maria da Silva",
+        age=22,
+        cpf="52998224725",
+        status=EnrollmentStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    return dict(enrollments.to_item(enrollment))
 
 
 def age_group_item(min_age: int, max_age: int) -> dict[str, Any]:
     """A new age group as a DynamoDB item, written straight to the table."""
-    return {
-        "age_group_id": {"S": str(uuid.uuid4())},
-        "min_age": {"N": str(min_age)},
-        "max_age": {"N": str(max_age)},
-        "created_at": {"S": datetime.now(UTC).isoformat()},
-    }
+    group = AgeGroup(
+        age_group_id=uuid.uuid4(), min_age=min_age, max_age=max_age, created_at=datetime.now(UTC)
+    )
+    return dict(age_groups.to_item(group))
 
 
 def run_child(code: str, argument: str, env: dict[str, str]) -> str:

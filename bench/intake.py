@@ -18,6 +18,7 @@ from datetime import datetime
 import httpx
 
 from bench.common import AwsStack, Figure
+from local.activity import percentile
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
@@ -27,11 +28,6 @@ from local.supervisor import LocalService
 RATE_PER_SECOND = 20.0
 INTAKE_SECONDS = 30.0
 SENDERS = 16
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
@@ -116,15 +112,15 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     figures = [
         Figure(
             f"Sustained intake: p99 time to PROCESSED, D={delay:g} s",
-            _percentile(waits, 0.99),
+            percentile(waits, 0.99),
             delay,
             "s",
             1.5,
         ),
         Figure(
             "Sustained intake: p99 of the last quarter vs the first",
-            _percentile(last, 0.99),
-            _percentile(first, 0.99),
+            percentile(last, 0.99),
+            percentile(first, 0.99),
             "s",
             1.1,
         ),
@@ -134,6 +130,6 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         f"{sent_seconds:.1f} s through the local stack; delay scaled to {delay:g} s so that "
         f"intake is {rate_limit / capacity:.0%} of capacity, as the usage plan's {rate_limit}/s "
         f"is of the processor's {capacity:g}/s on AWS; time to PROCESSED p50 "
-        f"{_percentile(waits, 0.5):.2f} s, max {max(waits):.2f} s"
+        f"{percentile(waits, 0.5):.2f} s, max {max(waits):.2f} s"
     )
     return figures, [note]

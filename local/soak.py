@@ -19,7 +19,6 @@ import argparse
 import logging
 import random
 import re
-import statistics
 import tempfile
 import threading
 import time
@@ -33,6 +32,8 @@ from pathlib import Path
 import httpx
 
 from app.adapters.idempotency import LEASE_SECONDS
+from app.domain.cpf import with_check_digits
+from local.activity import percentile
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.faults import FaultProxy
@@ -53,13 +54,10 @@ RETRY_FOR_SECONDS = 3 * LEASE_SECONDS
 
 def valid_cpf(rng: random.Random) -> str:
     """A random CPF with correct check digits (and not one repeated digit)."""
-    digits = [rng.randrange(10) for _ in range(9)]
-    while len(set(digits)) == 1:
-        digits = [rng.randrange(10) for _ in range(9)]
-    for length in (9, 10):
-        total = sum(d * w for d, w in zip(digits, range(length + 1, 1, -1), strict=True))
-        digits.append(total * 10 % 11 % 10)
-    return "".join(map(str, digits))
+    nine = "".join(str(rng.randrange(10)) for _ in range(9))
+    while len(set(nine)) == 1:
+        nine = "".join(str(rng.randrange(10)) for _ in range(9))
+    return with_check_digits(nine)
 
 
 @dataclass
@@ -221,11 +219,6 @@ def queue_depths(service: LocalService) -> dict[str, int]:
     return depths
 
 
-def percentile(values: Sequence[float], p: int) -> float:
-    """The p-th percentile (1..99) of `values`."""
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the soak test and print its report; 1 if an enrollment was lost or a 5xx answered."""
     parser = argparse.ArgumentParser(description="Soak test of the local stack")
@@ -355,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"duplicate enrollments {duplicates} (of {names.total()} stored)",
         f"redelivered records   {redelivered} (found PROCESSED already: {no_ops})",
         f"left on the queues    {depths}",
-        f"POST latency          p50 {percentile(results.latencies, 50) * 1000:.0f} ms, "
-        f"p99 {percentile(results.latencies, 99) * 1000:.0f} ms",
+        f"POST latency          p50 {percentile(results.latencies, 0.5) * 1000:.0f} ms, "
+        f"p99 {percentile(results.latencies, 0.99) * 1000:.0f} ms",
         f"poller restart        {'SIGKILL' if args.kill else 'SIGTERM'}, {args.pause:.0f} s down",
         f"stack log             {log_path}",
     ]

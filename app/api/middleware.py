@@ -147,8 +147,8 @@ def resolve_request_id(scope: Scope) -> str:
 class RequestIdMiddleware:
     """Give each request its id: on its log lines, in `request.state`, and as `X-Request-Id`.
 
-    It is the outermost middleware but one: Starlette's error middleware, outside every other,
-    answers an unhandled error itself, so that answer (`exception_handlers`) sets the header too.
+    It is the outermost of the app's middleware: every answer gets the header, a bug's `500`
+    (`app.api.errors.UnhandledErrorMiddleware`, inside this one) included.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -159,7 +159,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = resolve_request_id(scope)
-        # The scope is shared with the error middleware outside, which reads the id from it.
+        # The scope is shared with the middleware inside, which may answer with the id.
         scope.setdefault("state", {})["request_id"] = request_id
         # Each request runs in its own task, whose copy of the context ends with it.
         bind(request_id=request_id)

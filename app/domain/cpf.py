@@ -13,6 +13,12 @@ def check_digit(digits: str) -> int:
     return 0 if remainder == 10 else remainder
 
 
+def with_check_digits(nine: str) -> str:
+    """The CPF whose first nine digits are `nine`: they followed by their two check digits."""
+    first = check_digit(nine)
+    return f"{nine}{first}{check_digit(nine + str(first))}"
+
+
 def normalize_cpf(value: str) -> str:
     """Return the CPF as 11 digits, or raise `ValueError` saying what is wrong with it."""
     if not _CPF_RE.fullmatch(value):
@@ -20,9 +26,7 @@ def normalize_cpf(value: str) -> str:
     digits = value.replace(".", "").replace("-", "")
     if digits == digits[0] * 11:
         raise ValueError("CPF must not be a single repeated digit")
-    first = check_digit(digits[:9])
-    second = check_digit(digits[:9] + str(first))
-    if digits[9:] != f"{first}{second}":
+    if digits != with_check_digits(digits[:9]):
         raise ValueError("CPF check digits do not match")
     return digits
 

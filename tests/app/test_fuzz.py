@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from app.api.factory import create_app
 from app.api.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
 from app.config import get_settings
-from app.domain.cpf import check_digit
+from app.domain.cpf import with_check_digits
 from tests.conftest import API_KEY
 
 EXAMPLES_PER_OPERATION = 200
@@ -42,8 +42,7 @@ def app_with_docs() -> FastAPI:
 @st.composite
 def valid_cpfs(draw: st.DrawFn) -> str:
     base = draw(st.text("0123456789", min_size=9, max_size=9).filter(lambda d: len(set(d)) > 1))
-    first = check_digit(base)
-    text = f"{base}{first}{check_digit(f'{base}{first}')}"
+    text = with_check_digits(base)
     formatted = f"{text[:3]}.{text[3:6]}.{text[6:9]}-{text[9:]}"
     return draw(st.sampled_from([text, formatted]))
 

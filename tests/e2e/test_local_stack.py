@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from local.config import DEFAULT_API_KEY
+from local.emulator import free_port
 from local.supervisor import SUMMARY_INTERVAL_SECONDS
 from local.template import load_template
 from tests.conftest import VALID_CPF
@@ -38,13 +39,6 @@ MAX_RECEIVE_COUNT: int = load_template()["Resources"]["EnrollmentQueue"]["Proper
 ]["maxReceiveCount"]
 # Each receive of a failing message waits out the visibility timeout, then moto's next long poll.
 DEAD_LETTERED_WITHIN = MAX_RECEIVE_COUNT * (VISIBILITY_TIMEOUT + 1) + PROCESSED_WITHIN
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def port_is_free(port: int) -> bool:
