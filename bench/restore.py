@@ -2,7 +2,7 @@
 
 Three parents run as Lambda runs the API (`bench.runtime`), each holding what its snapshot would:
 - the app imported (init without priming);
-- the app primed by `app.entrypoints.snapstart.prime` (clients created, every route served with
+- the app primed by `app.entrypoints.priming.prime` (clients created, every route served with
   stubs);
 - the floor: the app after one real GET and one real POST, with its connections closed, since
   a restored environment has none: everything warm but the new connection.
@@ -36,7 +36,7 @@ from app.main import handler
 from app.entrypoints import snapstart
 events = json.loads(sys.stdin.readline())
 if state == "primed":
-    snapstart.prime(handler)
+    snapstart.before_snapshot(handler)
 elif state == "floor":
     from app.adapters.aws import get_dynamodb_client, get_sqs_client
     for event in events.values():

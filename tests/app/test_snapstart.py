@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.entrypoints import snapstart
+from app.entrypoints import priming, snapstart
 from app.entrypoints.events import rest_event
 from app.main import app, handler
 from local.aws_shapes import LambdaContext
@@ -88,7 +88,7 @@ def test_on_lambdas_runtime_importing_the_handler_registers_the_hooks_and_primes
     assert import_handler(tmp_path, with_runtime_hooks=True) == {
         "clients": 0,
         "hooks": [
-            ["before_snapshot", "app.entrypoints.snapstart.prime"],
+            ["before_snapshot", "app.entrypoints.snapstart.before_snapshot"],
             ["after_restore", "app.entrypoints.snapstart.after_restore"],
         ],
     }
@@ -117,7 +117,7 @@ def test_register_hands_the_handler_to_the_before_snapshot_hook(
     registered = fake_runtime_hooks(monkeypatch)
     assert snapstart.register(handler) is True
     assert registered == [
-        ("before_snapshot", snapstart.prime, (handler,)),
+        ("before_snapshot", snapstart.before_snapshot, (handler,)),
         ("after_restore", snapstart.after_restore, ()),
     ]
 
@@ -158,7 +158,7 @@ def test_priming_serves_every_route_and_sends_no_request(
 ) -> None:
     refreshable_credentials(monkeypatch)
     sends = count_sends()
-    statuses = snapstart.prime(handler)
+    statuses = priming.prime(handler)
 
     assert capsys.readouterr().out == "", "no metric line counts a primed request"
     assert sends == {"dynamodb": 0, "sqs": 0}
@@ -173,7 +173,7 @@ def test_priming_serves_every_route_and_sends_no_request(
     every_route = {(method, route.path) for route in api_routes for method in route.methods or ()}
     primed = {
         (method, route.path)
-        for method, path, *_ in snapstart.PRIMED_REQUESTS
+        for method, path, *_ in priming.PRIMED_REQUESTS
         for route in api_routes
         if method in (route.methods or ()) and route.path_regex.match(path)
     }
@@ -184,7 +184,7 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     refreshable_credentials(monkeypatch)
-    snapstart.prime(handler)
+    priming.prime(handler)
     assert get_dynamodb_client.cache_info().currsize == 1
     assert get_sqs_client.cache_info().currsize == 1
 
@@ -196,7 +196,7 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
 
 def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(stack: Stack) -> None:
     # The fixtures give static credentials from the environment, which would never refresh.
-    snapstart.prime(handler)
+    priming.prime(handler)
     assert get_dynamodb_client.cache_info().currsize == 0
     assert get_sqs_client.cache_info().currsize == 0
 
@@ -237,16 +237,16 @@ def test_priming_exchanges_only_with_its_own_loopback_server_and_leaves_nothing_
 ) -> None:
     refreshable_credentials(monkeypatch)
     served: list[str] = []
-    answer = snapstart._Canned.do_POST
+    answer = priming._Canned.do_POST
 
-    def recorded(self: snapstart._Canned) -> None:
+    def recorded(self: priming._Canned) -> None:
         served.append(f"{self.client_address[0]} {self.headers['X-Amz-Target']}")
         answer(self)
 
-    monkeypatch.setattr(snapstart._Canned, "do_POST", recorded)
+    monkeypatch.setattr(priming._Canned, "do_POST", recorded)
     sockets, threads = open_sockets(), threading.active_count()
 
-    snapstart.prime(handler)
+    priming.prime(handler)
 
     assert served == ["127.0.0.1 DynamoDB_20120810.GetItem", "127.0.0.1 AmazonSQS.SendMessage"]
     assert open_sockets() == sockets
