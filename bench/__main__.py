@@ -1,13 +1,19 @@
-"""Run every benchmark and print one table: `python -m bench` (or `make bench`)."""
+"""Run every benchmark, print the run's figures and notes, and write docs/performance.md:
+`python -m bench` (or `make bench`)."""
 
 import os
 import sys
+import time
+from datetime import UTC, datetime
 
-from bench import artifact, cold_start, intake, memory, processing, restore, warm
-from bench.common import Figure, emulated_stack
+from bench import artifact, cold_start, intake, memory, processing, report, restore, warm
+from bench.common import ROOT, Figure, emulated_stack
 
 
 def main() -> int:
+    started, clock = datetime.now(UTC), time.monotonic()
+    # Read before the benchmarks load the machine themselves.
+    load = report.load_average()
     figures: list[Figure] = []
     notes: list[str] = []
     environment = dict(os.environ)
@@ -19,13 +25,14 @@ def main() -> int:
             # A benchmark may point this process at the emulator; the next starts afresh.
             os.environ.clear()
             os.environ.update(environment)
-    print("| figure | measured | floor | ratio | target |")
-    print("|---|---|---|---|---|")
-    for figure in figures:
-        print(figure.row())
-    print()
-    for note in notes:
-        print(f"- {note}")
+    measured = report.run_sections(
+        report.run_lines(started, time.monotonic() - clock, load),
+        report.figures_table(figures),
+        report.bullet_list(notes),
+    )
+    print(report.render(measured))
+    path = report.write(report.document(report.sections(measured)))
+    print(f"Written to {path.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 
