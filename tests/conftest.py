@@ -12,6 +12,7 @@ import boto3
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from moto import mock_aws
 from starlette.types import ASGIApp
 
@@ -28,6 +29,9 @@ from processor.handler import get_enrollment_repository
 VALID_CPF = "52998224725"
 API_KEY = "test-key"
 SERVER_STARTUP_SECONDS = 10
+
+# `make fuzz` (pytest --hypothesis-profile=fuzz): the property tests with many more examples.
+settings.register_profile("fuzz", max_examples=5_000)
 
 _CACHED_PROVIDERS = (
     get_settings,

@@ -81,8 +81,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_400_BAD_REQUEST: {
         "model": ErrorDetail,
         "description": (
-            "Malformed request: a body that is not text, a bad Content-Length, or an "
-            "Idempotency-Key that is not 1 to 255 printable ASCII characters"
+            "Malformed request: a body that is not UTF-8 text, JSON nested too deep to parse, "
+            "a bad Content-Length, or an Idempotency-Key that is not 1 to 255 printable ASCII "
+            "characters"
         ),
     },
     status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
