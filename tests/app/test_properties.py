@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from app.api.factory import create_app
@@ -189,6 +189,7 @@ def test_every_body_gets_a_documented_answer(
     client: TestClient, request: tuple[str, bytes, dict[str, str]]
 ) -> None:
     path, body, headers = request
+    note(f"POST {path} {headers} {body[:200]!r}")
 
     response = client.post(path, content=body, headers=headers)
 
@@ -206,6 +207,7 @@ def test_on_lambda_every_body_gets_a_documented_answer(
     from app.main import handler
 
     path, body, headers = request
+    note(f"POST {path} {headers} {body[:200]!r}")
     event = rest_event("POST", path, None, {"Content-Type": "", **headers})
     if not headers.get("content-type"):
         del event["headers"]["Content-Type"], event["multiValueHeaders"]["Content-Type"]
