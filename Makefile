@@ -52,6 +52,10 @@ pytest: install ## The test suite
 
 test: lint typecheck pytest ## Everything CI checks
 
+.PHONY: fuzz
+fuzz: install ## The property tests of hostile request bodies, with many more examples
+	$(BIN)/pytest tests/app/test_properties.py --hypothesis-profile=fuzz --hypothesis-show-statistics
+
 # Chromium comes from the system's packages: Playwright's own browser download is not used.
 .PHONY: test-browser
 test-browser: install ## Swagger UI in headless Chromium on the local stack (installs Chromium as root)

@@ -1,19 +1,26 @@
 """Fixtures: an emulated AWS account with the template's tables and queues, and the app on it."""
 
 import asyncio
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from moto import mock_aws
+from starlette.types import ASGIApp
 
 import processor.handler
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.factory import create_app
 from app.config import get_settings
+from local.api import server_config
 from local.aws_shapes import sqs_record
 from local.emulator import emulator_server
 from local.template import Stack, load_template, provision
@@ -21,6 +28,10 @@ from processor.handler import get_enrollment_repository
 
 VALID_CPF = "52998224725"
 API_KEY = "test-key"
+SERVER_STARTUP_SECONDS = 10
+
+# `make fuzz` (pytest --hypothesis-profile=fuzz): the property tests with many more examples.
+settings.register_profile("fuzz", max_examples=5_000)
 
 _CACHED_PROVIDERS = (
     get_settings,
@@ -142,3 +153,29 @@ def queued_messages(stack: Stack, queue_id: str = "EnrollmentQueue") -> list[dic
         if not batch:
             return messages
         messages.extend(batch)  # type: ignore[arg-type]
+
+
+@contextmanager
+def served(app: ASGIApp) -> Iterator[str]:
+    """`app` under uvicorn, configured as `make run` configures it, on a free port of 127.0.0.1.
+
+    It runs in a thread of this process, so `mock_aws` and dependency overrides apply; the URL
+    is yielded, and the server is stopped on the way out.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    server = uvicorn.Server(server_config(app, host, port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped on its own"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        listener.close()

@@ -2,8 +2,8 @@
 
 The assets come from the fastapi-offline package, which is in the `local` extra and not in the
 Lambda artifact: docs are off on AWS, and `create_app` imports this module only when they are on.
-The routes are plain Starlette routes, as FastAPI's own docs routes are, so the app-wide API key
-dependency does not apply to them: the page loads without a key and sends the one the reader
+The routes are plain Starlette routes, as FastAPI's own docs routes are, and the API key check
+lets them through (`create_app`): the page loads without a key and sends the one the reader
 enters under Authorize.
 """
 

@@ -1,9 +1,13 @@
 """The one place that maps domain errors to HTTP responses."""
 
 import logging
+import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.routing import Match
@@ -11,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.idempotency import ReplayedRefusalError
 from app.api.middleware import REQUEST_ID_HEADER, resolve_request_id
-from app.api.security import ForbiddenError
 from app.domain.errors import (
     AgeNotAllowedError,
     DependencyUnavailableError,
@@ -78,8 +81,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_400_BAD_REQUEST: {
         "model": ErrorDetail,
         "description": (
-            "Malformed request: a body that is not text, a bad Content-Length, or an "
-            "Idempotency-Key that is not 1 to 255 printable ASCII characters"
+            "Malformed request: a body that is not UTF-8 text, JSON nested too deep to parse, "
+            "a bad Content-Length, or an Idempotency-Key that is not 1 to 255 printable ASCII "
+            "characters"
         ),
     },
     status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
@@ -105,8 +109,8 @@ def request_id(request: Request) -> str:
     return str(found) if found else resolve_request_id(request.scope)
 
 
-async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
-    # The same status and body as API Gateway's answer to a missing or wrong key.
+def forbidden_response() -> JSONResponse:
+    """The answer to a missing or wrong API key: API Gateway's status and body."""
     return JSONResponse({"message": "Forbidden"}, status_code=status.HTTP_403_FORBIDDEN)
 
 
@@ -179,17 +183,94 @@ def internal_error_response(request_id: str) -> JSONResponse:
     )
 
 
+# How deep an echoed input may nest: deeper than any body these operations take, and far from
+# the recursion limit that rendering a deeper one would reach.
+MAX_ECHO_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """`value` with each lone surrogate, which UTF-8 cannot carry, replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def _echoable(value: object) -> bool:
+    """Whether JSON carries `value` as it is: finite numbers, text that is Unicode, not too deep.
+
+    A request's JSON may hold what its answer's cannot (`NaN`, `-1e400`, `"\\ud800"`), and a
+    body FastAPI does not parse as JSON reaches the model as bytes.
+    """
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_ECHO_DEPTH:
+            return False
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return False
+        elif isinstance(item, bytes):
+            try:
+                item.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, list | tuple):
+            pending.extend((member, depth + 1) for member in item)
+        elif isinstance(item, dict):
+            pending.extend((member, depth + 1) for pair in item.items() for member in pair)
+        elif item is not None and not isinstance(item, int):
+            return False
+    return True
+
+
+def _validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors, in its shape, with only what JSON can carry.
+
+    An input is echoed only if it is `_echoable`; the location and message always are, their
+    text made Unicode (a field's name is the client's).
+    """
+    item: dict[str, Any] = {
+        "type": error["type"],
+        "loc": [_text(part) if isinstance(part, str) else part for part in error["loc"]],
+        "msg": _text(error["msg"]),
+    }
+    if "input" in error and _echoable(error["input"]):
+        item["input"] = jsonable_encoder(error["input"])
+    # A validator's error is an exception, which FastAPI renders as `{}`: its message says more.
+    context = {
+        name: str(value) if isinstance(value, Exception) else value
+        for name, value in error.get("ctx", {}).items()
+    }
+    if context and _echoable(context):
+        item["ctx"] = jsonable_encoder(context)
+    return item
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        {"detail": [_validation_error(error) for error in exc.errors()]},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     # The router names only the methods of the first route that matched the path: ask every
     # route, as routing would, which methods it takes at this path.
-    allowed = [
+    routed = {
         method
         for method in HTTP_METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL
             for route in request.app.router.routes
         )
-    ]
+    }
+    # `HeadMiddleware` answers HEAD wherever GET is taken.
+    if "GET" in routed:
+        routed.add("HEAD")
+    allowed = [method for method in HTTP_METHODS if method in routed]
     return JSONResponse(
         {"detail": "Method Not Allowed"},
         status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
@@ -199,8 +280,8 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
 
 def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
-    app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(RefusalError, _refused)
     app.add_exception_handler(ReplayedRefusalError, _replayed_refusal)
     app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)

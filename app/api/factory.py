@@ -1,12 +1,19 @@
 """The FastAPI application, built from the settings."""
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI, Security
 
 from app.api.errors import COMMON_RESPONSES, UnhandledErrorMiddleware, register_exception_handlers
-from app.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, StageRootPathMiddleware
+from app.api.middleware import (
+    HeadMiddleware,
+    RequestBodyMiddleware,
+    RequestIdMiddleware,
+    StageRootPathMiddleware,
+)
 from app.api.routers import age_groups, enrollments
-from app.api.security import require_api_key
+from app.api.security import ApiKeyMiddleware, api_key_header
 from app.config import get_settings
+
+OPENAPI_URL = "/openapi.json"
 
 
 def create_app() -> FastAPI:
@@ -19,21 +26,33 @@ def create_app() -> FastAPI:
         # Docs are served by app.api.docs, from local assets instead of a CDN.
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if docs else None,
-        dependencies=[Depends(require_api_key)],
+        openapi_url=OPENAPI_URL if docs else None,
+        # The key's scheme, documented on every operation; ApiKeyMiddleware checks it.
+        dependencies=[Security(api_key_header)],
         responses=COMMON_RESPONSES,
+        # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
+        # `Host` header, and behind API Gateway it would lack the stage.
+        redirect_slashes=False,
     )
     app.include_router(age_groups.router)
     app.include_router(enrollments.router)
     register_exception_handlers(app)
     # Middleware added later wraps what was added before.
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(HeadMiddleware)
+    app.add_middleware(RequestBodyMiddleware)
+    open_paths: list[str] = []
+    open_prefixes: tuple[str, ...] = ()
     if docs:
         # Imported here: its assets package is in the `local` extra, not in the Lambda artifact.
-        from app.api.docs import add_docs
+        from app.api.docs import ASSETS_URL, DOCS_URL, add_docs
 
         add_docs(app)
+        open_paths = [DOCS_URL, OPENAPI_URL]
+        open_prefixes = (f"{ASSETS_URL}/",)
     app.add_middleware(StageRootPathMiddleware)
+    # Before the path, the method and the body are looked at, as API Gateway checks it; on the
+    # paths the app routes, without the stage.
+    app.add_middleware(ApiKeyMiddleware, open_paths=open_paths, open_prefixes=open_prefixes)
     app.add_middleware(UnhandledErrorMiddleware)
     # Outermost: every answer, a 400 or 413 from the body limit and a bug's 500 included,
     # carries the request id, and so does every log line.

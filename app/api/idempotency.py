@@ -142,8 +142,12 @@ def _caller(request: Request, settings: Settings) -> str:
 
 
 def fingerprint(body: bytes) -> str:
-    """The request body's digest: equal JSON documents, however spaced or ordered, are equal."""
-    with suppress(ValueError):
+    """The request body's digest: equal JSON documents, however spaced or ordered, are equal.
+
+    A body that is not JSON is taken as it is, however parsing it fails: not JSON, not text
+    (`ValueError`), or nested too deep for the parser (`RecursionError`).
+    """
+    with suppress(ValueError, RecursionError):
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(body).hexdigest()
 

@@ -30,11 +30,14 @@ async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodySizeLimitMiddleware:
-    """Answer `413` to a request body over `max_bytes`, before anything parses it.
+class RequestBodyMiddleware:
+    """Answer `413` to a request body over `max_bytes`, and `400` to one that is not UTF-8 text,
+    before anything parses it.
 
     A declared `Content-Length` over the limit is refused at once; the body itself is counted as
-    it arrives (whatever the header said, or when it is chunked), then handed on whole.
+    it arrives (whatever the header said, or when it is chunked), then handed on whole. Every
+    body these operations take is JSON, which is UTF-8 (RFC 8259); FastAPI hands a body that is
+    not declared JSON to the model as bytes, which an answer could not echo if they were not text.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
@@ -61,6 +64,9 @@ class BodySizeLimitMiddleware:
         if body is None:
             await _send_json(send, 413, too_large)
             return
+        if not _is_utf8(body):
+            await _send_json(send, 400, {"detail": "Request body is not UTF-8 text"})
+            return
         unread: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replay() -> Message:
@@ -71,6 +77,14 @@ class BodySizeLimitMiddleware:
 
 class _ClientDisconnectedError(Exception):
     pass
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
@@ -176,3 +190,26 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class HeadMiddleware:
+    """Answer `HEAD` as `GET` would, without the body: the headers of what a `GET` would get.
+
+    Starlette's own routes do so; FastAPI's take only the methods they declare, and a route for
+    both would be two operations in the OpenAPI document.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

@@ -159,10 +159,10 @@ def test_single_age_group_is_allowed(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/age-groups", "GET, POST"),
-        ("OPTIONS", "/age-groups", "GET, POST"),
+        ("PUT", "/age-groups", "GET, HEAD, POST"),
+        ("OPTIONS", "/age-groups", "GET, HEAD, POST"),
         ("PATCH", "/age-groups/00000000-0000-4000-8000-000000000000", "DELETE"),
-        ("DELETE", "/enrollments/00000000-0000-4000-8000-000000000000", "GET"),
+        ("DELETE", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD"),
     ],
 )
 def test_a_wrong_method_is_405_naming_every_method_of_the_path(

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
-from app.api.security import require_api_key
+from app.api.security import ApiKeyMiddleware
 from app.config import get_settings
 from local.template import Stack
 from tests.conftest import API_KEY
@@ -39,9 +39,9 @@ def test_every_route_is_found() -> None:
 
 def test_the_key_check_is_installed_on_the_app_not_per_route() -> None:
     # Routes hidden from the OpenAPI document are covered too: the check guards the whole app.
-    dependencies = [d.dependency for d in create_app().router.dependencies]
+    middleware: list[object] = [entry.cls for entry in create_app().user_middleware]
 
-    assert require_api_key in dependencies
+    assert ApiKeyMiddleware in middleware
 
 
 @pytest.mark.parametrize(("method", "path"), every_route())
