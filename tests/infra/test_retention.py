@@ -37,4 +37,3 @@ def test_the_idempotency_table_goes_with_the_stack(cfn: dict[str, Any]) -> None:
     assert table["DeletionPolicy"] == "Delete"
     assert table["UpdateReplacePolicy"] == "Delete"
     assert "DeletionProtectionEnabled" not in table["Properties"]
-

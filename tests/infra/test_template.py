@@ -127,7 +127,12 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
         (
             "ProcessorFunction",
             "processor.handler.handler",
-            {"ENROLLMENTS_TABLE", "PROCESSING_DELAY_SECONDS", "SERVICE_NAME"},
+            {
+                "ENROLLMENTS_TABLE",
+                "PROCESSING_DELAY_SECONDS",
+                "API_TIMEOUT_SECONDS",
+                "SERVICE_NAME",
+            },
         ),
     ],
 )
