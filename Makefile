@@ -35,6 +35,14 @@ soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller 
 soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
 	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
 
+# make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
+# make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)
+# SMOKE_READ_ONLY=1: only the key check and reads. SMOKE_MARGIN (s): beyond the processing delay
+# (SMOKE_PROCESSING_DELAY, the template's by default) for the enrollment to be PROCESSED.
+.PHONY: smoke
+smoke: install ## Check a running deployment end to end from outside (API_URL= API_KEY=, or STACK=)
+	$(BIN)/python -m local.smoke
+
 .PHONY: bench
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
