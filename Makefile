@@ -47,9 +47,10 @@ smoke: install ## Check a running deployment end to end from outside (API_URL= A
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, actionlint on .github/workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
@@ -90,7 +91,7 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy
+.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy deploy-built
 
 build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
@@ -103,8 +104,15 @@ build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app processor
 
-deploy: build ## sam deploy: guided the first time, then with the saved samconfig.toml
-	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
+# samconfig.toml holds one section per environment: default (a developer's own stack), staging,
+# production. The pipeline builds once and deploys that build to each (docs/deploy-pipeline.md).
+SAM_CONFIG_ENV ?= default
+
+deploy: build ## sam deploy with samconfig.toml's SAM_CONFIG_ENV section (default, staging, production)
+	$(MAKE) --no-print-directory deploy-built
+
+deploy-built: | $(UV) ## sam deploy of .aws-sam/build as it is, to SAM_CONFIG_ENV
+	$(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml --config-env $(SAM_CONFIG_ENV)
 
 check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml
