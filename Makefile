@@ -35,14 +35,23 @@ soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller 
 soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
 	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
 
+# make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
+# make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)
+# SMOKE_READ_ONLY=1: only the key check and reads. SMOKE_MARGIN (s): beyond the processing delay
+# (SMOKE_PROCESSING_DELAY, the template's by default) for the enrollment to be PROCESSED.
+.PHONY: smoke
+smoke: install ## Check a running deployment end to end from outside (API_URL= API_KEY=, or STACK=)
+	$(BIN)/python -m local.smoke
+
 .PHONY: bench
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
 
-lint: install ## ruff lint and format check, and the import contracts of the layers
+lint: install ## ruff lint and format check, the import contracts of the layers, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/actionlint
 
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
@@ -87,7 +96,7 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy
+.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy deploy-built
 
 build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
@@ -100,8 +109,15 @@ build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" processor.handler
 
-deploy: build ## sam deploy: guided the first time, then with the saved samconfig.toml
-	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
+# samconfig.toml holds one section per environment: default (a developer's own stack), staging,
+# production. The pipeline builds once and deploys that build to each (docs/deploy-pipeline.md).
+SAM_CONFIG_ENV ?= default
+
+deploy: build ## sam deploy with samconfig.toml's SAM_CONFIG_ENV section (default, staging, production)
+	$(MAKE) --no-print-directory deploy-built
+
+deploy-built: | $(UV) ## sam deploy of .aws-sam/build as it is, to SAM_CONFIG_ENV
+	$(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml --config-env $(SAM_CONFIG_ENV)
 
 check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml

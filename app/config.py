@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     idempotency_table: str = "idempotency-keys"
     enrollment_queue_url: str = ""
     processing_delay_seconds: float = Field(default=4.0, ge=0)
+    # The API function's timeout (the processor's copy): a request that published a message
+    # writes its enrollment within it, or never. The template sets it from ApiFunction's Timeout.
+    api_timeout_seconds: float = Field(default=29.0, gt=0)
     # When set, the app itself checks `x-api-key` (local runs); on AWS, API Gateway checks it.
     api_key: SecretStr | None = None
     docs_enabled: bool = False

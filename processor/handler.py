@@ -6,6 +6,10 @@ batch costs about one processing delay, not one per record. Only the records tha
 reported back (`batchItemFailures`), so only those are retried; after the queue's
 `maxReceiveCount` they move to the dead-letter queue.
 
+A message whose enrollment was never written (the API published it, then failed to write) is an
+orphan: once it is older than any request that could still write its enrollment, it is deleted
+and counted (`OrphanMessage`), not retried into the dead-letter queue.
+
 Each record's log lines carry its request id, enrollment id and message id. Its metrics
 (`app.observability.metrics.Metric`) are printed once per invocation, in CloudWatch's embedded
 metric format.
@@ -14,6 +18,7 @@ metric format.
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -44,6 +49,10 @@ install_log_context()
 
 # How long a message may wait for its enrollment's write (which follows the publish by a few ms).
 NOT_YET_WRITTEN_GRACE_SECONDS = 1.0
+# A request writes its enrollment within the API function's timeout of publishing the message, or
+# never (API_TIMEOUT_SECONDS). Beyond it, this margin covers the clocks of SQS and Lambda, which
+# stamp and read the message's age, and a write's last retry landing at the very end.
+ORPHAN_MARGIN_SECONDS = 60.0
 
 
 class InvalidMessageError(ValueError):
@@ -83,6 +92,19 @@ async def find_enrollment(repository: EnrollmentRepository, enrollment_id: UUID)
         return await asyncio.to_thread(repository.get, enrollment_id)
 
 
+def orphan_age_seconds() -> float:
+    """The age past which a message without its enrollment will never have one."""
+    return get_settings().api_timeout_seconds + ORPHAN_MARGIN_SECONDS
+
+
+def age_seconds(record: SQSRecord) -> float | None:
+    """How long ago SQS accepted the record's message; None if the record does not say."""
+    sent_ms = record.attributes.get("SentTimestamp")
+    if sent_ms is None:
+        return None
+    return time.time() - int(sent_ms) / 1000
+
+
 def request_id_of(record: SQSRecord) -> str | None:
     """The id of the request that published the record's message, if it carries one."""
     attribute = record.message_attributes[REQUEST_ID_ATTRIBUTE]
@@ -104,7 +126,19 @@ async def process_record(record: SQSRecord, metrics: EphemeralMetrics) -> None:
         bind(enrollment_id=str(enrollment_id))
         repository = get_enrollment_repository()
         # Redeliveries and unknown ids are settled before the work, which they would waste.
-        enrollment = await find_enrollment(repository, enrollment_id)
+        try:
+            enrollment = await find_enrollment(repository, enrollment_id)
+        except NotFoundError:
+            age = age_seconds(record)
+            if age is None or age <= orphan_age_seconds():
+                # Its request may still be writing it: retried after the visibility timeout.
+                raise
+            add_metric(metrics, Metric.ORPHAN_MESSAGE)
+            logger.warning(
+                "Orphan message deleted: its enrollment was never written",
+                extra={"message_age_seconds": round(age, 1)},
+            )
+            return
         changed = enrollment.status is EnrollmentStatus.PENDING
         if changed:
             await simulate_work(get_settings().processing_delay_seconds)

@@ -29,6 +29,7 @@ class Metric(StrEnum):
     ENROLLMENT_REJECTED = "EnrollmentRejected"  # the age is in no group: 400
     ENROLLMENT_PROCESSED = "EnrollmentProcessed"  # moved to PROCESSED
     RECORD_FAILED = "RecordFailed"  # reported as a batch item failure, to be retried
+    ORPHAN_MESSAGE = "OrphanMessage"  # its enrollment was never written: deleted, not retried
     PROCESSING_LAG = "ProcessingLag"  # from created_at to PROCESSED
 
 
@@ -37,6 +38,7 @@ UNITS: dict[Metric, str] = {
     Metric.ENROLLMENT_REJECTED: "Count",
     Metric.ENROLLMENT_PROCESSED: "Count",
     Metric.RECORD_FAILED: "Count",
+    Metric.ORPHAN_MESSAGE: "Count",
     Metric.PROCESSING_LAG: "Milliseconds",
 }
 

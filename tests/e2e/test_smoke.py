@@ -1,0 +1,213 @@
+"""`make smoke` against the service as `make run` starts it: it passes, and fails where it must."""
+
+import io
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from local.config import LocalSettings
+from local.smoke import SMOKE_AGE, SmokeSettings, smoke
+from local.supervisor import LocalService
+from tests.e2e.test_local_stack import ROOT, free_port
+
+# API Gateway's keys are 20 characters at least (moto's stand-in for the stack path checks).
+API_KEY = "smoke-test-local-api-key"
+PROCESSING_DELAY = 0.5
+VISIBILITY_TIMEOUT = 1
+# The local poller's long poll and the delay, on a busy machine.
+MARGIN = 10.0
+# With the poller stopped nothing is processed: the step fails once this margin is over.
+SHORT_MARGIN = 1.0
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    """The emulator, the API and the poller, as `python -m local` runs them."""
+    settings = LocalSettings(
+        host="127.0.0.1",
+        port=free_port(),
+        api_key=API_KEY,
+        local_stack=True,
+        aws_endpoint_url=None,
+        local_emulator_port=free_port(),
+        local_visibility_timeout=VISIBILITY_TIMEOUT,
+        processing_delay_seconds=PROCESSING_DELAY,
+    )
+    log = (tmp_path_factory.mktemp("smoke") / "local.log").open("w")
+    local = LocalService(settings, output=log)
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+        log.close()
+
+
+def settings_for(service: LocalService, **changes: object) -> SmokeSettings:
+    values: dict[str, object] = {
+        "api_url": service.api_url,
+        "api_key": API_KEY,
+        "smoke_processing_delay": PROCESSING_DELAY,
+        "smoke_margin": MARGIN,
+        **changes,
+    }
+    return SmokeSettings.model_validate(values)
+
+
+def run(settings: SmokeSettings) -> tuple[int, str]:
+    out = io.StringIO()
+    code = smoke(settings, out)
+    return code, out.getvalue()
+
+
+def smoke_groups(service: LocalService) -> list[dict[str, object]]:
+    """The age groups the smoke creates, left on the service."""
+    response = httpx.get(
+        f"{service.api_url}/age-groups", headers={"x-api-key": API_KEY}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return [group for group in response.json() if group["min_age"] == SMOKE_AGE]
+
+
+def step_lines(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if re.match(r"  (ok|FAIL) ", line)]
+
+
+def test_the_smoke_passes_every_step_and_leaves_no_age_group(service: LocalService) -> None:
+    code, output = run(settings_for(service))
+
+    assert code == 0, output
+    lines = step_lines(output)
+    assert [line.split()[:2] for line in lines] == [
+        ["ok", "403"],
+        ["ok", "200"],
+        ["ok", "404"],
+        ["ok", "201"],
+        ["ok", "202"],
+        ["ok", "202"],
+        ["ok", "200"],
+        ["ok", "200"],
+    ], output
+    assert all(" s  " in line for line in lines), output
+    assert "Passed: 8 steps in" in output
+    assert smoke_groups(service) == []
+
+
+def test_read_only_keeps_to_the_key_check_and_reads(service: LocalService) -> None:
+    code, output = run(settings_for(service, smoke_read_only=True))
+
+    assert code == 0, output
+    assert len(step_lines(output)) == 3
+    assert "(reads only)" in output
+    assert "Idempotency-Key" not in output
+
+
+def test_a_wrong_key_fails_the_first_keyed_step_and_says_so(service: LocalService) -> None:
+    code, output = run(settings_for(service, api_key="not-the-key"))
+
+    assert code == 1
+    assert "FAILED: Step 'GET /age-groups answers 200 with the key' failed" in output
+    assert "The API key was refused (403)" in output
+    assert '{"message":"Forbidden"}' in output
+    assert smoke_groups(service) == []
+
+
+def test_an_unreachable_url_is_a_clear_error(service: LocalService) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, output = run(settings_for(service, api_url=url))
+
+    assert code == 1
+    assert f"Cannot reach {url}: ConnectError" in output
+
+
+def test_with_the_poller_stopped_the_polling_step_fails_and_the_group_is_deleted(
+    service: LocalService,
+) -> None:
+    service.stop_poller()
+    try:
+        code, output = run(settings_for(service, smoke_margin=SHORT_MARGIN))
+    finally:
+        service.start_poller()
+
+    assert code == 1, output
+    within = PROCESSING_DELAY + SHORT_MARGIN
+    assert f"FAILED: Step 'the enrollment is PROCESSED within {within:g} s' failed" in output
+    assert "Still PENDING" in output
+    assert '"status":"PENDING"' in output
+    # The clean-up still ran, and passed.
+    assert step_lines(output)[-1].startswith("ok    200")
+    assert "delete the smoke's age group" in step_lines(output)[-1]
+    assert smoke_groups(service) == []
+
+
+def test_the_stack_path_finds_the_url_and_key_from_the_outputs(service: LocalService) -> None:
+    # A stand-in for the deployed stack: its outputs name the local API, its key is the local one.
+    with mock_aws():
+        key = boto3.client("apigateway").create_api_key(
+            name="enrollment-key", enabled=True, value=API_KEY
+        )
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::SQS::Queue"}},
+            "Outputs": {"ApiUrl": {"Value": service.api_url}, "ApiKeyId": {"Value": key["id"]}},
+        }
+        boto3.client("cloudformation").create_stack(
+            StackName="enrollment-staging", TemplateBody=json.dumps(template)
+        )
+
+        code, output = run(
+            SmokeSettings(
+                stack="enrollment-staging",
+                smoke_processing_delay=PROCESSING_DELAY,
+                smoke_margin=MARGIN,
+            )
+        )
+
+    assert code == 0, output
+    assert f"Smoke test of {service.api_url} (reads and writes)" in output
+
+
+def test_make_smoke_passes_its_variables_and_exits_with_the_result(
+    service: LocalService,
+) -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("MAKE", "MFLAGS", "API_", "STACK", "SMOKE_"))
+    }
+    command = [
+        "make",
+        "--no-print-directory",
+        "smoke",
+        f"API_URL={service.api_url}",
+        "SMOKE_READ_ONLY=1",
+    ]
+
+    passed = subprocess.run(  # noqa: S603 (make from PATH, fixed arguments)
+        [*command, f"API_KEY={API_KEY}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    failed = subprocess.run(  # noqa: S603
+        [*command, "API_KEY=wrong"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed: 3 steps" in passed.stdout
+    assert failed.returncode != 0
+    assert "The API key was refused" in failed.stdout

@@ -1,0 +1,455 @@
+"""Least privilege, proven by the calls themselves.
+
+Every AWS call that the two handlers make in a full run (app.main.handler with API Gateway's
+events, processor.handler.handler with the queue's messages as Lambda delivers them) is recorded
+through botocore's event hooks, turned into the IAM actions and resources AWS authorizes it with,
+and evaluated against the function's policy in template.yaml, its intrinsics resolved to the
+ARNs that moto created. Every call must be allowed, and every action granted must be used by the
+run (those used only when something fails are named, with the failure that uses them).
+
+moto's own IAM enforcement cannot show this: it checks DynamoDB against resource `*` only, and
+checks TransactWriteItems as an action, which real IAM does not have.
+"""
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+import boto3
+import pytest
+
+from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.entrypoints.events import rest_event
+from local.aws_shapes import LambdaContext
+from local.template import Stack
+from tests.app.faults import answering, throttled_response
+from tests.conftest import VALID_CPF, queued_event
+
+pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
+
+API = "ApiFunction"
+PROCESSOR = "ProcessorFunction"
+# The grants that only a failure uses, and the failure of the run that uses them.
+FAILURE_PATHS = {
+    (API, "dynamodb:DeleteItem", "IdempotencyTable"): (
+        "a keyed request whose publish fails gives up its idempotency claim"
+    ),
+}
+# DynamoDB operations on one table, each authorized as the action of its own name.
+SINGLE_TABLE_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"}
+# The action of each kind of item of a transaction, checked on that item's own table.
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# The SQS actions that authorize each operation (a batch needs the action of one message).
+SQS_ACTIONS = {"SendMessage": "SendMessage", "SendMessageBatch": "SendMessage"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call, as a handler made it."""
+
+    function: str
+    scenario: str
+    service: str
+    operation: str
+    params: str  # JSON, so that the call can be a set member and be shown
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One action on one resource that IAM checks for a call."""
+
+    action: str
+    resource: str
+
+
+@dataclass
+class Recorder:
+    """Records the calls of the process's cached clients, naming the function and scenario."""
+
+    function: str = ""
+    scenario: str = ""
+    calls: list[Call] = field(default_factory=list)
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append(
+            Call(
+                self.function,
+                self.scenario,
+                model.service_model.service_name,
+                model.name,
+                json.dumps(params, sort_keys=True, default=str),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where the calls go: what an ARN of the emulated account starts with."""
+
+    region: str
+    account: str
+
+    def table_arn(self, table_name: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{table_name}"
+
+    def queue_arn(self, queue_url: str) -> str:
+        # https://sqs.<region>.amazonaws.com/<account>/<name>, or the emulator's equivalent.
+        account, name = queue_url.rstrip("/").split("/")[-2:]
+        return f"arn:aws:sqs:{self.region}:{account}:{name}"
+
+
+def authorizations(call: Call, account: Account) -> list[Authorization]:
+    """What IAM authorizes `call` with: an action and a resource for each thing it touches."""
+    params = json.loads(call.params)
+    if call.service == "dynamodb":
+        if call.operation in SINGLE_TABLE_OPERATIONS:
+            resource = account.table_arn(params["TableName"])
+            if "IndexName" in params:
+                resource += f"/index/{params['IndexName']}"
+            return [Authorization(f"dynamodb:{call.operation}", resource)]
+        if call.operation == "TransactWriteItems":
+            found = []
+            for item in params["TransactItems"]:
+                ((kind, write),) = item.items()
+                action = f"dynamodb:{TRANSACT_WRITE_ACTIONS[kind]}"
+                found.append(Authorization(action, account.table_arn(write["TableName"])))
+            return found
+        if call.operation == "TransactGetItems":
+            return [
+                Authorization("dynamodb:GetItem", account.table_arn(item["Get"]["TableName"]))
+                for item in params["TransactItems"]
+            ]
+    if call.service == "sqs" and call.operation in SQS_ACTIONS:
+        return [
+            Authorization(
+                f"sqs:{SQS_ACTIONS[call.operation]}", account.queue_arn(params["QueueUrl"])
+            )
+        ]
+    raise AssertionError(f"No IAM mapping for {call.service}:{call.operation}: add one")
+
+
+# --- The template's policies, resolved to the emulated stack ---
+
+
+def resolve(value: Any, stack: Stack, account: Account) -> str:
+    """A policy's resource: a string, or `Ref`, `Fn::GetAtt` or `Fn::Sub` of the stack."""
+    pseudo = {
+        "AWS::Region": account.region,
+        "AWS::AccountId": account.account,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": stack.name,
+    }
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return pseudo.get(value["Ref"]) or stack.refs[value["Ref"]]
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return stack.attributes[(logical_id, attribute)]
+    if "Fn::Sub" in value:
+        text, variables = (
+            (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        )
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return resolve(variables[name], stack, account)
+            if name in pseudo:
+                return pseudo[name]
+            if "." in name:
+                logical_id, attribute = name.split(".", 1)
+                return stack.attributes[(logical_id, attribute)]
+            return stack.refs[name]
+
+        return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+    raise AssertionError(f"Cannot resolve {value!r}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An action on a resource that a statement of a role's inline policies allows."""
+
+    action: str
+    resource: str
+    logical_id: str  # the resource's logical id in the template, for messages
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(cfn: dict[str, Any], function_id: str, stack: Stack, account: Account) -> list[Grant]:
+    """What the function's role allows through its inline policies, resolved."""
+    role = cfn["Resources"][f"{function_id}Role"]["Properties"]
+    found = []
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            # Nothing to weigh against: the policies hold allows only.
+            assert statement["Effect"] == "Allow", statement
+            for resource in as_list(statement["Resource"]):
+                logical_id = (
+                    resource["Fn::GetAtt"][0]
+                    if isinstance(resource, dict) and "Fn::GetAtt" in resource
+                    else str(resource)
+                )
+                for action in as_list(statement["Action"]):
+                    found.append(Grant(action, resolve(resource, stack, account), logical_id))
+    return found
+
+
+def allows(grant: Grant, needed: Authorization) -> bool:
+    """Whether the grant covers the authorization (IAM's wildcards; actions ignore case)."""
+    return fnmatch.fnmatch(needed.action.lower(), grant.action.lower()) and fnmatch.fnmatchcase(
+        needed.resource, grant.resource
+    )
+
+
+# --- The run ---
+
+
+@dataclass
+class Run:
+    """A full run of both handlers on the emulated stack: what each called."""
+
+    calls: list[Call]
+    account: Account
+    stack: Stack
+
+    def needed(self, function_id: str) -> dict[Authorization, list[Call]]:
+        """Each authorization the function's calls needed, with the calls that needed it."""
+        found: dict[Authorization, list[Call]] = {}
+        for call in self.calls:
+            if call.function == function_id:
+                for authorization in authorizations(call, self.account):
+                    found.setdefault(authorization, []).append(call)
+        return found
+
+
+def invoke(
+    method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    from app.main import handler
+
+    response = handler(rest_event(method, path, body, headers), LambdaContext())
+    return response["statusCode"], response["headers"], json.loads(response["body"])
+
+
+def api_scenarios(recorder: Recorder, stack: Stack) -> None:
+    """Every route, keyed and unkeyed, its replays and refusals, and a failing publish."""
+
+    def scenario(name: str) -> None:
+        recorder.function, recorder.scenario = API, name
+
+    scenario("create an age group, without a key and with one")
+    status, _, group = invoke("POST", "/age-groups", {"min_age": 18, "max_age": 30})
+    assert status == 201, group
+    status, _, keyed_group = invoke(
+        "POST", "/age-groups", {"min_age": 40, "max_age": 50}, {"Idempotency-Key": "group-1"}
+    )
+    assert status == 201, keyed_group
+
+    scenario("list the age groups")
+    status, _, listed = invoke("GET", "/age-groups")
+    assert status == 200
+    assert len(listed) == 2
+
+    enrollment = {"name": "Ana", "age": 20, "cpf": VALID_CPF}
+    scenario("request an enrollment, without a key")
+    status, _, created = invoke("POST", "/enrollments", enrollment)
+    assert status == 202, created
+
+    scenario("request an enrollment with a key, then replay it")
+    status, _, keyed = invoke("POST", "/enrollments", enrollment, {"Idempotency-Key": "enr-1"})
+    assert status == 202, keyed
+    status, headers, replayed = invoke(
+        "POST", "/enrollments", enrollment, {"Idempotency-Key": "enr-1"}
+    )
+    assert (status, replayed["enrollment_id"]) == (202, keyed["enrollment_id"])
+    assert headers["idempotent-replayed"] == "true"
+
+    scenario("reuse a key with another body")
+    status, _, reused = invoke(
+        "POST", "/enrollments", {**enrollment, "age": 21}, {"Idempotency-Key": "enr-1"}
+    )
+    assert status == 422, reused
+
+    scenario("refuse an age in no group, without a key and with one, and replay the refusal")
+    refused = {**enrollment, "age": 35}
+    assert invoke("POST", "/enrollments", refused)[0] == 400
+    assert invoke("POST", "/enrollments", refused, {"Idempotency-Key": "enr-2"})[0] == 400
+    status, headers, _ = invoke("POST", "/enrollments", refused, {"Idempotency-Key": "enr-2"})
+    assert (status, headers["idempotent-replayed"]) == (400, "true")
+
+    scenario("read an enrollment, and one that does not exist")
+    assert invoke("GET", f"/enrollments/{created['enrollment_id']}")[0] == 200
+    assert invoke("GET", f"/enrollments/{uuid4()}")[0] == 404
+
+    scenario(FAILURE_PATHS[(API, "dynamodb:DeleteItem", "IdempotencyTable")])
+    attempts: list[str] = []
+    sqs_events = get_sqs_client().meta.events
+    hook: Callable[..., Any] = answering(lambda: throttled_response("sqs"), attempts)
+    sqs_events.register_first("before-send.sqs.SendMessage", hook)
+    try:
+        status, _, failed = invoke("POST", "/enrollments", enrollment, {"Idempotency-Key": "enr-3"})
+    finally:
+        sqs_events.unregister("before-send.sqs.SendMessage", hook)
+    assert status == 503, failed
+    assert attempts
+
+    scenario("delete an age group, and one that does not exist")
+    assert invoke("DELETE", f"/age-groups/{keyed_group['age_group_id']}")[0] == 200
+    assert invoke("DELETE", f"/age-groups/{uuid4()}")[0] == 404
+
+
+def processor_scenarios(recorder: Recorder, stack: Stack) -> None:
+    """The queued messages, as Lambda delivers them, processed; then delivered again."""
+    from processor.handler import handler
+
+    event = queued_event(stack)
+    # The unkeyed and the keyed enrollment (the failed publish queued nothing).
+    assert len(event["Records"]) == 2
+    recorder.function, recorder.scenario = PROCESSOR, "process a batch"
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+    recorder.scenario = "a batch delivered again"
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+
+@pytest.fixture
+def run(stack: Stack) -> Run:
+    """Both handlers' calls in a full run on the stack of template.yaml."""
+    recorder = Recorder()
+    clients: list[Any] = [get_dynamodb_client(), get_sqs_client()]
+    for client in clients:
+        client.meta.events.register("provide-client-params", recorder)
+    try:
+        api_scenarios(recorder, stack)
+        processor_scenarios(recorder, stack)
+    finally:
+        for client in clients:
+            client.meta.events.unregister("provide-client-params", recorder)
+    sts = boto3.client("sts")
+    account = Account(get_dynamodb_client().meta.region_name, sts.get_caller_identity()["Account"])
+    return Run(recorder.calls, account, stack)
+
+
+def describe(calls: list[Call]) -> str:
+    return "; ".join(sorted({f"{c.operation} ({c.scenario})" for c in calls}))
+
+
+# --- The tests ---
+
+
+@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+def test_every_call_is_allowed_by_the_functions_policy(
+    run: Run, cfn: dict[str, Any], function_id: str
+) -> None:
+    granted = grants(cfn, function_id, run.stack, run.account)
+    needed = run.needed(function_id)
+
+    denied = {
+        (authorization.action, authorization.resource): describe(calls)
+        for authorization, calls in needed.items()
+        if not any(allows(grant, authorization) for grant in granted)
+    }
+
+    assert needed
+    assert denied == {}, f"{function_id}'s policy denies: {denied}"
+
+
+@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+def test_every_granted_action_is_used(run: Run, cfn: dict[str, Any], function_id: str) -> None:
+    needed = run.needed(function_id)
+
+    unused = [
+        f"{grant.action} on {grant.logical_id}"
+        for grant in grants(cfn, function_id, run.stack, run.account)
+        if not any(allows(grant, authorization) for authorization in needed)
+    ]
+
+    assert unused == [], f"{function_id} is granted what it never calls: {unused}"
+
+
+def test_each_failure_path_uses_what_it_is_named_for(run: Run, cfn: dict[str, Any]) -> None:
+    for (function_id, action, logical_id), scenario in FAILURE_PATHS.items():
+        (grant,) = [
+            g
+            for g in grants(cfn, function_id, run.stack, run.account)
+            if (g.action, g.logical_id) == (action, logical_id)
+        ]
+        users = {
+            call.scenario
+            for authorization, calls in run.needed(function_id).items()
+            if allows(grant, authorization)
+            for call in calls
+        }
+        assert users == {scenario}, (action, logical_id, users)
+
+
+@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+def test_removing_any_granted_action_denies_a_call_of_the_run(
+    run: Run, cfn: dict[str, Any], function_id: str
+) -> None:
+    """The check itself: each grant is the only one that allows some call."""
+    granted = grants(cfn, function_id, run.stack, run.account)
+    needed = run.needed(function_id)
+
+    for removed in granted:
+        rest = [grant for grant in granted if grant != removed]
+        denied = [a for a in needed if not any(allows(grant, a) for grant in rest)]
+        assert denied, f"Without {removed.action} on {removed.logical_id}, nothing is denied"
+
+
+def test_a_transaction_is_authorized_item_by_item_on_each_table() -> None:
+    account = Account("us-east-1", "123456789012")
+    call = Call(
+        API,
+        "",
+        "dynamodb",
+        "TransactWriteItems",
+        json.dumps(
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "Enrollments", "Item": {}}},
+                    {"Update": {"TableName": "Keys", "Key": {}}},
+                    {"ConditionCheck": {"TableName": "Groups", "Key": {}}},
+                    {"Delete": {"TableName": "Keys", "Key": {}}},
+                ]
+            }
+        ),
+    )
+
+    assert authorizations(call, account) == [
+        Authorization("dynamodb:PutItem", account.table_arn("Enrollments")),
+        Authorization("dynamodb:UpdateItem", account.table_arn("Keys")),
+        Authorization("dynamodb:ConditionCheckItem", account.table_arn("Groups")),
+        Authorization("dynamodb:DeleteItem", account.table_arn("Keys")),
+    ]
+
+
+def test_the_run_commits_a_transaction_across_two_tables(run: Run) -> None:
+    # What makes the item-by-item mapping matter: a keyed create writes the resource's table and
+    # the idempotency table in one TransactWriteItems.
+    tables = [
+        {item[kind]["TableName"] for item in json.loads(c.params)["TransactItems"] for kind in item}
+        for c in run.calls
+        if c.operation == "TransactWriteItems"
+    ]
+    assert {run.stack.refs["EnrollmentsTable"], run.stack.refs["IdempotencyTable"]} in tables
+
+
+def test_an_unmapped_operation_fails_the_check_rather_than_passing() -> None:
+    call = Call(API, "", "dynamodb", "BatchWriteItem", json.dumps({"RequestItems": {}}))
+
+    with pytest.raises(AssertionError, match="No IAM mapping for dynamodb:BatchWriteItem"):
+        authorizations(call, Account("us-east-1", "123456789012"))

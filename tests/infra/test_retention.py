@@ -1,0 +1,39 @@
+"""No data is lost with the stack: the tables of record outlive a deletion or a replacement."""
+
+from typing import Any
+
+import pytest
+
+from local.template import resources_of_type
+
+TABLES_OF_RECORD = ("AgeGroupsTable", "EnrollmentsTable")
+
+
+def test_the_stack_has_the_tables_this_test_knows(cfn: dict[str, Any]) -> None:
+    # A new table must be placed on one side or the other of the line below.
+    assert set(resources_of_type(cfn, "AWS::DynamoDB::Table")) == {
+        *TABLES_OF_RECORD,
+        "IdempotencyTable",
+    }
+
+
+@pytest.mark.parametrize("table_id", TABLES_OF_RECORD)
+def test_a_table_of_record_is_retained_and_protected_from_deletion(
+    cfn: dict[str, Any], table_id: str
+) -> None:
+    table = cfn["Resources"][table_id]
+
+    # Deleting the stack leaves the table; so does a change that would replace it.
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    # And DynamoDB refuses a DeleteTable, from the console or a script, while this is on.
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_the_idempotency_table_goes_with_the_stack(cfn: dict[str, Any]) -> None:
+    table = cfn["Resources"]["IdempotencyTable"]
+
+    # Answers of the last 24 hours: a new stack does without them.
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["UpdateReplacePolicy"] == "Delete"
+    assert "DeletionProtectionEnabled" not in table["Properties"]
