@@ -13,9 +13,10 @@ import pytest
 from moto import mock_aws
 
 from local.config import LocalSettings
+from local.emulator import free_port
 from local.smoke import SMOKE_AGE, SmokeSettings, smoke
 from local.supervisor import LocalService
-from tests.e2e.test_local_stack import ROOT, free_port
+from tests.e2e.test_local_stack import ROOT
 
 # API Gateway's keys are 20 characters at least (moto's stand-in for the stack path checks).
 API_KEY = "smoke-test-local-api-key"
