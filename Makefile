@@ -39,6 +39,10 @@ soak-retries: install ## The soak with faults injected: retries with an Idempote
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
 
+.PHONY: plan
+plan: install ## What to set for RATE enrollments a second (make plan RATE=200), from make bench
+	$(BIN)/python -m bench.plan "$(RATE)"
+
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

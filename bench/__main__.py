@@ -3,8 +3,9 @@
 import os
 import sys
 
-from bench import artifact, cold_start, intake, memory, processing, restore, warm
+from bench import artifact, cold_start, intake, memory, processing, restore, usage, warm
 from bench.common import Figure, emulated_stack
+from bench.cost import cost_section
 
 
 def main() -> int:
@@ -19,6 +20,8 @@ def main() -> int:
             # A benchmark may point this process at the emulator; the next starts afresh.
             os.environ.clear()
             os.environ.update(environment)
+        # After the intake run, whose batches and waits it reads; saved for `make plan`.
+        measured = usage.measure_usage(aws)
     print("| figure | measured | floor | ratio | target |")
     print("|---|---|---|---|---|")
     for figure in figures:
@@ -26,6 +29,8 @@ def main() -> int:
     print()
     for note in notes:
         print(f"- {note}")
+    print()
+    print("\n".join(cost_section(measured)))
     return 0
 
 
