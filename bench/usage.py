@@ -10,6 +10,7 @@
 `measure_usage` saves them in bench/measured.json, from which `make plan` works.
 """
 
+import asyncio
 import contextlib
 import io
 import json
@@ -88,6 +89,18 @@ def _timed_ms(action: Callable[[], object]) -> float:
 
 def _api(aws: AwsStack) -> dict[str, Any]:
     """Warm durations and printed bytes of each request of an enrollment, and DynamoDB units."""
+    # Mangum runs on the thread's event loop, which Lambda keeps between invocations; the
+    # processor's asyncio.run() in an earlier benchmark leaves this thread without one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return _api_requests(aws)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _api_requests(aws: AwsStack) -> dict[str, Any]:
     os.environ.update(aws.function_env("ApiFunction"))
     from app.adapters.aws import get_dynamodb_client
     from app.config import get_settings
@@ -238,6 +251,16 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
     def mean_batch(run: intake.IntakeRun) -> float:
         return sum(run.batches) / len(run.batches)
 
+    api_sampling = None
+    for resource in resources.values():
+        rule = resource.get("Properties", {}).get("SamplingRule", {})
+        if resource["Type"] == "AWS::XRay::SamplingRule" and rule.get("ServiceType") == (
+            "AWS::ApiGateway::Stage"
+        ):
+            api_sampling = {
+                "reservoir": float(rule["ReservoirSize"]),
+                "rate": float(rule["FixedRate"]),
+            }
     alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
     dashboards = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard")
     from app.observability.metrics import Metric
@@ -264,8 +287,14 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
         f"a key, {api['log_bytes_get']:.0f} a GET, {work['log_bytes_record']:.0f} a record; "
         "a record's line here lacks the request id its message carries on AWS (about 50 bytes); "
         "START and REPORT lines are not sent at SystemLogLevel WARN",
-        "X-Ray: API Gateway samples requests and Lambda the processor's invocations, each by "
-        "the default rule (1 a second, then 5%)",
+        "X-Ray: API Gateway samples requests by "
+        + (
+            f"the template's rule ({api_sampling['reservoir']:g} a second, then "
+            f"{api_sampling['rate']:.0%})"
+            if api_sampling
+            else "the default rule (1 a second, then 5%)"
+        )
+        + "; Lambda samples the processor's invocations by the default rule",
     ]
     measured = Measured(
         api_post_ms=api["api_post_ms"],
@@ -297,6 +326,7 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
         custom_metrics=len(Metric),
         admitted_rate=admitted_rate,
         notes=notes,
+        api_sampling=api_sampling,
     )
     if save is not None:
         save.write_text(json.dumps(measured.to_json(), indent=1) + "\n")
