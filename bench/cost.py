@@ -146,6 +146,9 @@ class Measured:
     admitted_rate: float
     # Where each number came from, for the table's notes.
     notes: list[str] = field(default_factory=list)
+    # The template's sampling rule for the API's stage: its reservoir (traces a second) and its
+    # rate; None where the template has none and X-Ray's default rule applies.
+    api_sampling: dict[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -233,9 +236,14 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
     )
     reservoir = prices["xray_default_reservoir"].price
     fixed_rate = prices["xray_default_rate"].price
-    # API Gateway samples the requests (the function follows its decision); Lambda samples the
-    # processor's invocations itself. Each is one rule's reservoir and rate.
-    api_traces = sampled_per_second(scenario.rate * requests, reservoir, fixed_rate)
+    # API Gateway samples the requests (the function follows its decision) by the template's
+    # rule for its stage, if any; Lambda samples the processor's invocations by the default rule.
+    api_rule = measured.api_sampling or {"reservoir": reservoir, "rate": fixed_rate}
+    if scenario.seed:
+        api_rule = {"reservoir": reservoir, "rate": fixed_rate}
+    api_traces = sampled_per_second(
+        scenario.rate * requests, api_rule["reservoir"], api_rule["rate"]
+    )
     processor_traces = sampled_per_second(scenario.rate * invocations, reservoir, fixed_rate)
     traces = (api_traces + processor_traces) / scenario.rate
     return Usage(
@@ -376,6 +384,21 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
     for label, attribute, source in rows:
         values = [f"{getattr(uses[name], attribute):.4g}" for name in names]
         lines.append(f"| {label} | " + " | ".join(values) + f" | {source} |")
+    lines += [
+        "",
+        "Polls per enrollment until PROCESSED, over the measured times to PROCESSED:",
+        "",
+        "| rate | polling every second | following Retry-After | API Gateway $/M before | after |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scenario in columns[:4:2]:
+        every = replace(scenario, follows_retry_after=False)
+        before, after = polls(measured, every), polls(measured, scenario)
+        gateway = prices["api_gateway_rest"].price
+        lines.append(
+            f"| {name} | {before:.2f} | {after:.2f} | {_money((1 + before) * gateway)} "
+            f"| {_money((1 + after) * gateway)} |"
+        )
     fixed = fixed_monthly(measured, prices)
     lines += [
         "",
