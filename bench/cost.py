@@ -470,9 +470,16 @@ def parse_rate(text: str) -> float:
 
 
 def plan(
-    rate: float, measured: Measured, prices: Mapping[str, Price] | None = None, keyed: bool = True
+    rate: float,
+    measured: Measured,
+    prices: Mapping[str, Price] | None = None,
+    keyed: bool = True,
+    monthly_quota: float | None = None,
 ) -> Plan:
-    """What to set for `rate` enrollments a second, sustained; priced with every request keyed."""
+    """What to set for `rate` enrollments a second, sustained; priced with every request keyed.
+
+    `monthly_quota` is the usage plan's Quota the template sets (requests a month per key).
+    """
     if not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"the rate must be a positive number, not {rate!r}")
     prices = prices or load_prices()
@@ -545,6 +552,15 @@ def plan(
             "DynamoDB guide, warm throughput (4 partitions at 4,000 WRU/s: assumed)",
         ),
     ]
+    if monthly_quota is not None:
+        limits.append(
+            Limit(
+                "usage plan Quota (requests a month per key, template.yaml)",
+                monthly_quota,
+                api_rps * SECONDS_PER_MONTH,
+                "template.yaml Api Auth UsagePlan Quota",
+            )
+        )
     limits.sort(key=lambda limit: limit.headroom)
     per_enrollment = sum(cost_per_million(use, prices).values()) / MILLION
     seed_use = usage(measured, replace(scenario, seed=True), prices)
@@ -575,6 +591,7 @@ def plan(
 
 def plan_lines(result: Plan) -> list[str]:
     """The plan as text: what to set, the limits in the order they bind, the monthly cost."""
+    monthly_requests = math.ceil(result.api_requests_per_second * SECONDS_PER_MONTH * HEADROOM)
     lines = [
         f"Plan for {result.rate:g} enrollments/s sustained (every request with an Idempotency-Key)",
         "",
@@ -586,6 +603,7 @@ def plan_lines(result: Plan) -> list[str]:
         f"  Api UsagePlan Throttle: RateLimit {result.usage_plan_rate}, BurstLimit "
         f"{result.usage_plan_burst} per API key ({result.api_requests_per_second:,.0f} "
         "requests/s: POST and polls following Retry-After)",
+        f"  Api UsagePlan Quota: at least {monthly_requests:,} requests a MONTH per key, or none",
         f"  Api stage MethodSettings: ThrottlingRateLimit {result.stage_rate}, "
         f"ThrottlingBurstLimit {result.stage_burst} (all keys together)",
         f"  Account Lambda concurrency: at least {result.account_concurrency} "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bench.cost import parse_rate, plan, plan_lines
 from bench.usage import MEASURED_PATH, load_measured
+from local.template import load_template
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"make plan: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(plan_lines(plan(rate, load_measured()))))
+    quota = load_template()["Resources"]["Api"]["Properties"]["Auth"]["UsagePlan"].get("Quota")
+    result = plan(rate, load_measured(), monthly_quota=quota["Limit"] if quota else None)
+    print("\n".join(plan_lines(result)))
     print(f"\n(measured quantities: {MEASURED_PATH.name}, written by make bench)")
     return 0
 

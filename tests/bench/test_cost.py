@@ -237,3 +237,10 @@ def test_make_plan_works_from_the_recorded_run(capsys: pytest.CaptureFixture[str
     assert not math.isnan(
         float(out.split("Monthly cost at 200/s: $")[1].split()[0].replace(",", ""))
     )
+
+
+def test_a_monthly_quota_below_the_rates_requests_binds_first() -> None:
+    result = cost.plan(50, measured(), PRICES, monthly_quota=100_000)
+
+    assert result.limits[0].name.startswith("usage plan Quota")
+    assert result.limits[0].needed == pytest.approx(50 * 2 * 730 * 3600)
