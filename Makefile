@@ -47,6 +47,10 @@ smoke: install ## Check a running deployment end to end from outside (API_URL= A
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
 	$(BIN)/python -m bench
 
+.PHONY: plan
+plan: install ## What to set for RATE enrollments a second (make plan RATE=200), from make bench
+	$(BIN)/python -m bench.plan "$(RATE)"
+
 lint: install ## ruff lint and format check, the import contracts of the layers, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

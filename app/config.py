@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # The API function's timeout (the processor's copy): a request that published a message
     # writes its enrollment within it, or never. The template sets it from ApiFunction's Timeout.
     api_timeout_seconds: float = Field(default=29.0, gt=0)
+    # The processor's event source: how long it gathers a batch (MaximumBatchingWindowInSeconds).
+    # With the delay it tells the API when an enrollment is likely PROCESSED (`Retry-After`).
+    batching_window_seconds: float = Field(default=1.0, ge=0)
+    # Beyond the delay and the window: a batch's own work and the event source's poll.
+    retry_after_margin_seconds: float = Field(default=1.0, ge=0)
     # When set, the app itself checks `x-api-key` (local runs); on AWS, API Gateway checks it.
     api_key: SecretStr | None = None
     docs_enabled: bool = False

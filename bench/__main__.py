@@ -6,8 +6,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import artifact, cold_start, intake, memory, processing, report, restore, warm
+from bench import artifact, cold_start, intake, memory, processing, report, restore, usage, warm
 from bench.common import ROOT, Figure, emulated_stack
+from bench.cost import cost_section
 
 
 def main() -> int:
@@ -25,11 +26,16 @@ def main() -> int:
             # A benchmark may point this process at the emulator; the next starts afresh.
             os.environ.clear()
             os.environ.update(environment)
-    measured = report.run_sections(
-        report.run_lines(started, time.monotonic() - clock, load),
-        report.figures_table(figures),
-        report.bullet_list(notes),
-    )
+        # After the intake run, whose batches and waits it reads; saved for `make plan`.
+        measured_usage = usage.measure_usage(aws)
+    measured = [
+        *report.run_sections(
+            report.run_lines(started, time.monotonic() - clock, load),
+            report.figures_table(figures),
+            report.bullet_list(notes),
+        ),
+        report.Section("What an enrollment costs", cost_section(measured_usage)),
+    ]
     print(report.render(measured))
     path = report.write(report.document(report.sections(measured)))
     print(f"Written to {path.relative_to(ROOT)}", file=sys.stderr)

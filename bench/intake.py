@@ -9,10 +9,12 @@ written by the service itself. The floor is the delay: no enrollment is processe
 processing kept up, the last quarter's enrollments waited no longer than the first quarter's.
 """
 
+import re
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
@@ -28,6 +30,8 @@ from local.supervisor import LocalService
 RATE_PER_SECOND = 20.0
 INTAKE_SECONDS = 30.0
 SENDERS = 16
+# The local event source's line for each invocation: how many records its batch held.
+INVOCATION = re.compile(r"Invocation \S+: (\d+) records")
 
 
 def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
@@ -42,9 +46,24 @@ def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
     return utilization * slots / RATE_PER_SECOND, plan["RateLimit"], capacity
 
 
-def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
-    delay, rate_limit, capacity = _scaled_delay(aws)
-    total = round(RATE_PER_SECOND * INTAKE_SECONDS)
+@dataclass(frozen=True)
+class IntakeRun:
+    """One run at a steady rate: each enrollment's seconds to PROCESSED, each batch's records."""
+
+    rate: float
+    delay: float
+    waits: list[float]
+    batches: list[int]
+    sent_seconds: float
+
+
+# The last run of `measure`, which the cost model reads (bench.usage) rather than run it again.
+last_run: IntakeRun | None = None
+
+
+def sustained_intake(aws: AwsStack, rate: float, seconds: float, delay: float) -> IntakeRun:
+    """Enrollments at `rate` a second for `seconds` through the local stack, until PROCESSED."""
+    total = round(rate * seconds)
     settings = LocalSettings(
         port=free_port(), processing_delay_seconds=delay, api_key="bench", docs_enabled=True
     )
@@ -64,7 +83,7 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
             group = client.post("/age-groups", json={"min_age": 0, "max_age": 150})
             assert group.status_code == 201, group.text
 
-            with step(f"Sustained intake: {RATE_PER_SECOND:g}/s", total) as advance:
+            with step(f"Sustained intake: {rate:g}/s", total) as advance:
 
                 def enroll() -> None:
                     response = client.post("/enrollments", json=body)
@@ -76,7 +95,7 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
                 start = time.perf_counter()
                 with ThreadPoolExecutor(SENDERS) as pool:
                     for index in range(total):
-                        time.sleep(max(0.0, start + index / RATE_PER_SECOND - time.perf_counter()))
+                        time.sleep(max(0.0, start + index / rate - time.perf_counter()))
                         pool.submit(enroll)
                 sent_seconds = time.perf_counter() - start
 
@@ -94,6 +113,8 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
             if time.perf_counter() > deadline:
                 raise TimeoutError("enrollments not PROCESSED in time")
             time.sleep(1)  # Each scan loads the emulator the poller uses.
+        log.seek(0)
+        batches = [int(n) for n in INVOCATION.findall(log.read())]
     finally:
         service.stop()
         log.close()
@@ -107,6 +128,14 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         ).total_seconds()
         for item in items
     ]
+    return IntakeRun(rate, delay, waits, batches, sent_seconds)
+
+
+def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
+    global last_run
+    delay, rate_limit, capacity = _scaled_delay(aws)
+    run = last_run = sustained_intake(aws, RATE_PER_SECOND, INTAKE_SECONDS, delay)
+    waits, sent_seconds = run.waits, run.sent_seconds
     quarter = len(waits) // 4
     first, last = waits[:quarter], waits[-quarter:]
     figures = [

@@ -5,7 +5,9 @@ delay), sends `--requests` POST /enrollments from `--clients` concurrent clients
 halfway and starts it again (gracefully, or with SIGKILL and `--kill`), then waits, within a
 bound, until every accepted enrollment is PROCESSED. It reports requests sent, accepted, refused
 by status code, reached PROCESSED, lost (accepted but never processed), redeliveries and
-latencies, and exits 1 if any enrollment was lost or any request failed with a 5xx.
+latencies, and exits 1 if any enrollment was lost or any request failed with a 5xx. Clients read
+each accepted enrollment when its answer's `Retry-After` says it is likely PROCESSED, and again
+after each PENDING answer's `Retry-After`; the report counts those reads.
 
 With `--retries`, each enrollment is sent with an `Idempotency-Key`, and every 5xx, 409 and
 transport error is retried with the same key, while a fault proxy cuts a share (`--fault-rate`)
@@ -68,19 +70,30 @@ class Results:
     sent: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     accepted: list[str] = field(default_factory=list)
+    # When to read each accepted enrollment (time.monotonic()), from its answer's Retry-After.
+    due: dict[str, float] = field(default_factory=dict)
+    polls: int = 0
     latencies: list[float] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
     retried: int = 0
     replayed: int = 0
     given_up: int = 0
 
-    def record(self, status: str, seconds: float, enrollment_id: str | None, text: str) -> None:
+    def record(
+        self,
+        status: str,
+        seconds: float,
+        enrollment_id: str | None,
+        text: str,
+        retry_after: float = 1.0,
+    ) -> None:
         """One request's outcome."""
         with self.lock:
             self.statuses[status] += 1
             self.latencies.append(seconds)
             if enrollment_id is not None:
                 self.accepted.append(enrollment_id)
+                self.due.setdefault(enrollment_id, time.monotonic() + retry_after)
             if status.startswith("5"):
                 self.server_errors.append(text[:200])
 
@@ -146,7 +159,13 @@ def send_once(
         return 0.1
     status = response.status_code
     accepted = response.json()["enrollment_id"] if status == 202 else None
-    results.record(str(status), time.perf_counter() - started, accepted, response.text)
+    results.record(
+        str(status),
+        time.perf_counter() - started,
+        accepted,
+        response.text,
+        float(response.headers.get("Retry-After", 1)),
+    )
     if response.headers.get("Idempotent-Replayed") == "true":
         with results.lock:
             results.replayed += 1
@@ -155,16 +174,28 @@ def send_once(
     return 0.1 if status >= 500 else None
 
 
-def processed(api_url: str, ids: Sequence[str], clients: int) -> set[str]:
-    """The enrollments among `ids` that are PROCESSED now."""
+def read_due(api_url: str, results: Results, clients: int) -> set[str]:
+    """Read the enrollments whose `Retry-After` has passed; those PROCESSED now.
+
+    A PENDING one is due again after the `Retry-After` of its answer.
+    """
+    now = time.monotonic()
+    with results.lock:
+        ids = sorted(i for i, due in results.due.items() if due <= now)
 
     def check(chunk: Sequence[str]) -> set[str]:
         done = set()
         with httpx.Client(base_url=api_url, headers={"x-api-key": API_KEY}, timeout=30) as http:
             for enrollment_id in chunk:
                 response = http.get(f"/enrollments/{enrollment_id}")
-                if response.status_code == 200 and response.json()["status"] == "PROCESSED":
-                    done.add(enrollment_id)
+                wait = float(response.headers.get("Retry-After", 1))
+                with results.lock:
+                    results.polls += 1
+                    if response.status_code == 200 and response.json()["status"] == "PROCESSED":
+                        done.add(enrollment_id)
+                        del results.due[enrollment_id]
+                    else:
+                        results.due[enrollment_id] = time.monotonic() + wait
         return done
 
     chunks = [ids[i::clients] for i in range(clients)]
@@ -314,13 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             with step("Soak: accepted enrollments PROCESSED", len(results.accepted)) as drained:
                 while time.monotonic() < drain_deadline:
                     before = len(done)
-                    done |= processed(
-                        service.api_url, sorted(set(results.accepted) - done), args.clients
-                    )
+                    done |= read_due(service.api_url, results, args.clients)
                     drained(len(done) - before)
                     if len(done) == len(results.accepted):
                         break
-                    time.sleep(1)
+                    with results.lock:
+                        next_due = min(results.due.values(), default=time.monotonic())
+                    time.sleep(min(1.0, max(0.05, next_due - time.monotonic())))
             drain_seconds = time.monotonic() - load_started - load_seconds
             depths = queue_depths(service)
             names = stored_names(service)
@@ -348,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"duplicate enrollments {duplicates} (of {names.total()} stored)",
         f"redelivered records   {redelivered} (found PROCESSED already: {no_ops})",
         f"left on the queues    {depths}",
+        f"reads until PROCESSED {results.polls} ({results.polls / max(1, accepted):.2f} an "
+        "enrollment, each after its Retry-After)",
         f"POST latency          p50 {percentile(results.latencies, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(results.latencies, 0.99) * 1000:.0f} ms",
         f"poller restart        {'SIGKILL' if args.kill else 'SIGTERM'}, {args.pause:.0f} s down",

@@ -36,8 +36,9 @@ def request_enrollment(
 
     The message is published before the enrollment is written (staged here, written when `unit`
     commits). If the publish fails nothing is written; if the write fails after it, the processor
-    finds no record, retries, and the message ends in the dead-letter queue. So a failed
-    request never leaves an enrollment `PENDING` with no message to process
+    finds no record, retries while a late write is possible, then drops the message as an orphan
+    (the `OrphanMessage` metric). So a failed request never leaves an enrollment `PENDING` with
+    no message to process
     it, and an accepted one always has its message. See docs/adr/0002-publish-then-write.md.
     """
     if not any(group.admits(new.age) for group in age_groups.list()):

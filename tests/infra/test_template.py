@@ -122,6 +122,8 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "ENROLLMENT_QUEUE_URL",
                 "DOCS_ENABLED",
                 "SERVICE_NAME",
+                "PROCESSING_DELAY_SECONDS",
+                "BATCHING_WINDOW_SECONDS",
             },
         ),
         (

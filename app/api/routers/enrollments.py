@@ -1,5 +1,8 @@
 """Routes of the enrollment resource."""
 
+import math
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
@@ -13,17 +16,53 @@ from app.api.dependencies import (
 )
 from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
 from app.api.routers import LOCATION_HEADER, location
-from app.domain.models.enrollments import Enrollment, EnrollmentCreate
+from app.config import get_settings
+from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
 from app.domain.services import request_enrollment
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {
+        "schema": {"type": "integer", "minimum": 1},
+        "description": (
+            "While the enrollment is PENDING: seconds until it is likely PROCESSED, when to read "
+            "it (again). A PROCESSED enrollment carries none."
+        ),
+    }
+}
+
+
+def retry_after(enrollment: Enrollment, now: datetime | None = None) -> str | None:
+    """`Retry-After` for a PENDING enrollment: whole seconds, at least 1, until likely PROCESSED.
+
+    An enrollment is processed one processing delay after its batch starts, and its batch starts
+    within the event source's batching window; the margin covers the batch's own work and the
+    poll. Clients that wait this long read it once or twice instead of every second.
+    """
+    if enrollment.status is not EnrollmentStatus.PENDING:
+        return None
+    settings = get_settings()
+    expected = (
+        settings.processing_delay_seconds
+        + settings.batching_window_seconds
+        + settings.retry_after_margin_seconds
+    )
+    elapsed = ((now or datetime.now(UTC)) - enrollment.created_at).total_seconds()
+    return str(max(1, math.ceil(expected - max(0.0, elapsed))))
+
+
+def set_retry_after(response: Response, enrollment: Enrollment) -> None:
+    """Tell the client when to read a PENDING enrollment again."""
+    if (seconds := retry_after(enrollment)) is not None:
+        response.headers["Retry-After"] = seconds
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        status.HTTP_202_ACCEPTED: {"headers": LOCATION_HEADER},
+        status.HTTP_202_ACCEPTED: {"headers": LOCATION_HEADER | RETRY_AFTER_HEADER},
         status.HTTP_400_BAD_REQUEST: {
             "model": ErrorDetail,
             "description": "The age is in no age group",
@@ -39,7 +78,7 @@ async def create_enrollment(
     request: Request,
     response: Response,
 ) -> Enrollment:
-    """Request an enrollment; it is processed asynchronously, so poll its status (`Location`)."""
+    """Request an enrollment, processed asynchronously: read it (`Location`) after `Retry-After`."""
     enrollment = await run_blocking(
         idempotency.run,
         Enrollment,
@@ -48,18 +87,24 @@ async def create_enrollment(
     response.headers["Location"] = location(
         request, "get_enrollment", enrollment_id=enrollment.enrollment_id
     )
+    set_retry_after(response, enrollment)
     return enrollment
 
 
 @router.get(
     "/{enrollment_id}",
     responses={
+        status.HTTP_200_OK: {"headers": RETRY_AFTER_HEADER},
         status.HTTP_404_NOT_FOUND: {
             "model": ErrorDetail,
             "description": "No enrollment has this id",
-        }
+        },
     },
 )
-async def get_enrollment(enrollment_id: UUID, enrollments: EnrollmentRepositoryDep) -> Enrollment:
-    """Read an enrollment and its status."""
-    return await run_blocking(enrollments.get, enrollment_id)
+async def get_enrollment(
+    enrollment_id: UUID, enrollments: EnrollmentRepositoryDep, response: Response
+) -> Enrollment:
+    """Read an enrollment and its status; while PENDING, read it again after `Retry-After`."""
+    enrollment = await run_blocking(enrollments.get, enrollment_id)
+    set_retry_after(response, enrollment)
+    return enrollment

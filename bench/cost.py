@@ -1,0 +1,629 @@
+"""What an enrollment costs on AWS, and what a sustained rate needs: pure functions, no I/O.
+
+The prices are bench/prices.toml's; the quantities are what `bench.usage` measures on the local
+stack (`Measured`, saved in bench/measured.json by `make bench`). Every line of the table is a
+measured quantity times a published price; what is modelled rather than measured says so.
+"""
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+PRICES_PATH = Path(__file__).with_name("prices.toml")
+SECONDS_PER_MONTH = 730 * 3600  # AWS's pricing month: 730 hours
+MILLION = 1_000_000
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Price:
+    """One published price (or published behaviour), with where and when it was read."""
+
+    price: float
+    unit: str
+    source: str
+    read: str
+    status: str
+
+
+def load_prices(path: Path = PRICES_PATH) -> dict[str, Price]:
+    """The prices of bench/prices.toml, by name."""
+    document = tomllib.loads(path.read_text())
+    return {name: Price(**entry) for name, entry in document.items() if isinstance(entry, dict)}
+
+
+# --- DynamoDB's units, from item sizes -----------------------------------------------------------
+
+
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB counts for one attribute value (its name is counted by the item)."""
+    (kind, content), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(content.encode() if isinstance(content, str) else content)
+    if kind == "N":
+        digits = content.lstrip("-").replace(".", "").lstrip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in content.items())
+    if kind == "L":
+        return 3 + sum(attribute_size(v) + 1 for v in content)
+    if kind in ("SS", "BS"):
+        return sum(len(v.encode() if isinstance(v, str) else v) for v in content)
+    if kind == "NS":
+        return sum(attribute_size({"N": v}) for v in content)
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name and value."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(size: int, transactional: bool = False) -> int:
+    """Write request units of one item write: 1 per KB, rounded up; twice in a transaction."""
+    return max(1, math.ceil(size / 1024)) * (2 if transactional else 1)
+
+
+def read_units(size: int, consistent: bool = True) -> float:
+    """Read request units of one read: 1 per 4 KB rounded up; half when eventually consistent."""
+    units = max(1, math.ceil(size / 4096))
+    return units if consistent else units / 2
+
+
+# --- Polls, batches, sampling -------------------------------------------------------------------
+
+
+def polls_every(wait: float, interval: float = 1.0) -> int:
+    """GETs a client makes, one each `interval` after the 202, until it sees PROCESSED."""
+    return max(1, math.ceil(wait / interval - 1e-9))
+
+
+def polls_following_retry_after(wait: float, first: float, then: float = 1.0) -> int:
+    """GETs a client makes following `Retry-After`: first after `first` seconds, then each `then`.
+
+    The API counts `Retry-After` down from the enrollment's creation, to at least 1 s: after the
+    first read, a PENDING enrollment answers 1 s.
+    """
+    if wait <= first:
+        return 1
+    return 1 + math.ceil((wait - first) / then - 1e-9)
+
+
+def mean(values: Iterable[float]) -> float:
+    """The arithmetic mean (of at least one value)."""
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def sampled_per_second(rate: float, reservoir: float, fixed_rate: float) -> float:
+    """Traces recorded a second under a sampling rule: the reservoir, then a share of the rest."""
+    return min(rate, reservoir) + fixed_rate * max(0.0, rate - reservoir)
+
+
+# --- What is measured ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The quantities `bench.usage` measures on the local stack (JSON in bench/measured.json)."""
+
+    # Billed duration of one warm API request (ms, rounded up as Lambda bills), at MemorySize.
+    api_post_ms: float
+    api_keyed_post_ms: float
+    api_get_ms: float
+    api_memory_mb: int
+    # The processor: its work beyond the delay for a batch of 1 and of 10 (ms), its memory.
+    processor_overhead_ms: dict[str, float]
+    processor_memory_mb: int
+    processing_delay_seconds: float
+    # Records per invocation, and seconds from 202 to PROCESSED, at each rate measured.
+    records_per_batch: dict[str, float]
+    seconds_to_processed: dict[str, list[float]]
+    # The first Retry-After of a 202 (s).
+    retry_after_seconds: float
+    # DynamoDB units of each call of an enrollment, from the items' sizes.
+    rru_scan: float
+    wru_put: float
+    wru_claim: float
+    wru_transaction: float
+    rru_get: float
+    wru_update: float
+    # Bytes the functions print to CloudWatch Logs: per request, per record, per invocation.
+    log_bytes_post: float
+    log_bytes_keyed_post: float
+    log_bytes_get: float
+    log_bytes_record: float
+    log_bytes_invocation: dict[str, float]
+    # The template's alarms, dashboards, and metrics (name and dimension combinations).
+    alarms: int
+    dashboards: int
+    custom_metrics: int
+    admitted_rate: float
+    # Where each number came from, for the table's notes.
+    notes: list[str] = field(default_factory=list)
+    # The template's sampling rule for the API's stage: its reservoir (traces a second) and its
+    # rate; None where the template has none and X-Ray's default rule applies.
+    api_sampling: dict[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Measured":
+        return cls(**data)
+
+    def overhead_ms(self, records: float) -> float:
+        """A batch's work beyond the delay, between the batch of 1 and of 10 measured."""
+        one, ten = self.processor_overhead_ms["1"], self.processor_overhead_ms["10"]
+        return one + (ten - one) * (min(max(records, 1.0), 10.0) - 1) / 9
+
+    def invocation_log_bytes(self, records: float) -> float:
+        """The EMF line of an invocation of `records` records (between the two measured)."""
+        one, ten = self.log_bytes_invocation["1"], self.log_bytes_invocation["10"]
+        return one + (ten - one) * (min(max(records, 1.0), 10.0) - 1) / 9
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A load to price: a rate, with or without an Idempotency-Key, our design or the seed's."""
+
+    rate: float
+    rate_key: str  # which measured run's batches and waits apply: "admitted" or "1/s"
+    keyed: bool = False
+    seed: bool = False
+    follows_retry_after: bool = True
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one enrollment uses, by service."""
+
+    api_requests: float
+    api_gb_seconds: float
+    processor_invocations: float
+    processor_gb_seconds: float
+    rru: float
+    wru: float
+    sqs_requests: float
+    log_bytes: float
+    traces: float
+    polls: float
+
+
+def billed_ms(ms: float) -> float:
+    """Lambda bills duration in whole milliseconds, rounded up."""
+    return float(math.ceil(ms - 1e-9))
+
+
+def polls(measured: Measured, scenario: Scenario) -> float:
+    """Mean GETs per enrollment until PROCESSED, over the measured waits."""
+    waits = measured.seconds_to_processed[scenario.rate_key]
+    if scenario.follows_retry_after and not scenario.seed:
+        return mean(polls_following_retry_after(w, measured.retry_after_seconds) for w in waits)
+    return mean(polls_every(w) for w in waits)
+
+
+def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -> Usage:
+    """What one enrollment uses under `scenario`, from the measured quantities."""
+    gets = polls(measured, scenario)
+    requests = 1 + gets
+    post_ms = measured.api_keyed_post_ms if scenario.keyed else measured.api_post_ms
+    api_gb_s = (billed_ms(post_ms) + gets * billed_ms(measured.api_get_ms)) / 1000
+    api_gb_s *= measured.api_memory_mb / 1024
+    # The seed's processor takes one message an invocation and sleeps through it; ours takes a
+    # batch and processes its records at once, so an invocation costs one delay for them all.
+    records = 1.0 if scenario.seed else measured.records_per_batch[scenario.rate_key]
+    batch_ms = billed_ms(measured.processing_delay_seconds * 1000 + measured.overhead_ms(records))
+    processor_gb_s = batch_ms / 1000 / records * measured.processor_memory_mb / 1024
+    invocations = 1 / records
+    if scenario.keyed:
+        wru = measured.wru_claim + measured.wru_transaction + measured.wru_update
+    else:
+        wru = measured.wru_put + measured.wru_update
+    rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get
+    # The send, then per batch one receive and one DeleteMessageBatch (modelled, not counted).
+    sqs = 1 + 2 * invocations
+    log_bytes = (
+        (measured.log_bytes_keyed_post if scenario.keyed else measured.log_bytes_post)
+        + gets * measured.log_bytes_get
+        + measured.log_bytes_record
+        + measured.invocation_log_bytes(records) / records
+    )
+    reservoir = prices["xray_default_reservoir"].price
+    fixed_rate = prices["xray_default_rate"].price
+    # API Gateway samples the requests (the function follows its decision) by the template's
+    # rule for its stage, if any; Lambda samples the processor's invocations by the default rule.
+    api_rule = measured.api_sampling or {"reservoir": reservoir, "rate": fixed_rate}
+    if scenario.seed:
+        api_rule = {"reservoir": reservoir, "rate": fixed_rate}
+    api_traces = sampled_per_second(
+        scenario.rate * requests, api_rule["reservoir"], api_rule["rate"]
+    )
+    processor_traces = sampled_per_second(scenario.rate * invocations, reservoir, fixed_rate)
+    traces = (api_traces + processor_traces) / scenario.rate
+    return Usage(
+        api_requests=requests,
+        api_gb_seconds=api_gb_s,
+        processor_invocations=invocations,
+        processor_gb_seconds=processor_gb_s,
+        rru=rru,
+        wru=wru,
+        sqs_requests=sqs,
+        log_bytes=log_bytes,
+        traces=traces,
+        polls=gets,
+    )
+
+
+SERVICES = (
+    "API Gateway",
+    "Lambda: API",
+    "Lambda: processor",
+    "DynamoDB",
+    "SQS",
+    "CloudWatch Logs",
+    "X-Ray",
+)
+
+
+def cost_per_million(
+    use: Usage, prices: Mapping[str, Price], seed: bool = False
+) -> dict[str, float]:
+    """Dollars per million enrollments, by service."""
+    gb_s = prices["lambda_arm64_duration"].price
+    per_request = prices["lambda_requests"].price / MILLION
+    gateway = prices["api_gateway_http" if seed else "api_gateway_rest"].price / MILLION
+    each = {
+        "API Gateway": use.api_requests * gateway,
+        "Lambda: API": use.api_requests * per_request + use.api_gb_seconds * gb_s,
+        "Lambda: processor": use.processor_invocations * per_request
+        + use.processor_gb_seconds * gb_s,
+        "DynamoDB": use.rru * prices["dynamodb_read_request_unit"].price / MILLION
+        + use.wru * prices["dynamodb_write_request_unit"].price / MILLION,
+        "SQS": use.sqs_requests * prices["sqs_requests"].price / MILLION,
+        "CloudWatch Logs": use.log_bytes / GIB * prices["logs_ingestion"].price,
+        "X-Ray": use.traces * prices["xray_traces_recorded"].price / MILLION,
+    }
+    return {service: dollars * MILLION for service, dollars in each.items()}
+
+
+def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, float]:
+    """What the stack costs a month however little it serves (list prices, no free tier)."""
+    snapshot_gb = measured.api_memory_mb / 1024
+    return {
+        "alarms": measured.alarms * prices["alarms"].price,
+        "dashboard": measured.dashboards * prices["dashboards"].price,
+        "custom metrics (any month with traffic)": measured.custom_metrics
+        * prices["custom_metrics"].price,
+        "SnapStart cache, one version": snapshot_gb
+        * SECONDS_PER_MONTH
+        * prices["snapstart_cache"].price,
+        "event source's empty receives": prices["sqs_idle_receives"].price
+        * 730
+        * prices["sqs_requests"].price
+        / MILLION,
+    }
+
+
+# --- The table -----------------------------------------------------------------------------------
+
+
+def scenarios(measured: Measured) -> list[tuple[str, Scenario]]:
+    """The columns of the table: both rates, with and without a key; the seed at both rates."""
+    admitted = measured.admitted_rate
+    return [
+        (f"{admitted:g}/s", Scenario(admitted, "admitted")),
+        (f"{admitted:g}/s, key", Scenario(admitted, "admitted", keyed=True)),
+        ("1/s", Scenario(1.0, "1/s")),
+        ("1/s, key", Scenario(1.0, "1/s", keyed=True)),
+        (f"seed {admitted:g}/s", Scenario(admitted, "admitted", seed=True)),
+        ("seed 1/s", Scenario(1.0, "1/s", seed=True)),
+    ]
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) -> list[str]:
+    """Markdown lines: $ per million enrollments by service and load, the seed's, the fixed cost."""
+    prices = prices or load_prices()
+    columns = scenarios(measured)
+    costs = {
+        name: cost_per_million(usage(measured, s, prices), prices, s.seed) for name, s in columns
+    }
+    names = [name for name, _ in columns]
+    admitted, seed_admitted = names[0], names[4]
+    lines = [
+        "### What an enrollment costs",
+        "",
+        "$ per million enrollments, us-east-1 list prices (bench/prices.toml), no free tier. "
+        f"{names[0]}: the usage plan's admitted rate; 1/s: batches nearly empty. The seed's "
+        "design: HTTP API, a function per route, a processor that takes one message an invocation "
+        "and "
+        "sleeps through it; clients poll every second. Same measured quantities.",
+        "",
+        "| service | " + " | ".join(names) + f" | ours / seed at {admitted} |",
+        "|---|" + "---|" * (len(names) + 1),
+    ]
+    for service in SERVICES:
+        row = [_money(costs[name][service]) for name in names]
+        seed_cost = costs[seed_admitted][service]
+        ratio = costs[admitted][service] / seed_cost if seed_cost else float("nan")
+        lines.append(f"| {service} | " + " | ".join(row) + f" | {ratio:.2f}x |")
+    totals = {name: sum(costs[name].values()) for name in names}
+    ratio = totals[admitted] / totals[seed_admitted]
+    lines.append(
+        "| **total** | "
+        + " | ".join(f"**{_money(totals[name])}**" for name in names)
+        + f" | **{ratio:.2f}x** |"
+    )
+    lines += ["", "Per enrollment, the quantities priced above:", ""]
+    lines += [
+        "| quantity | " + " | ".join(names) + " | source |",
+        "|---|" + "---|" * (len(names) + 1),
+    ]
+    uses = {name: usage(measured, s, prices) for name, s in columns}
+    rows: list[tuple[str, str, str]] = [
+        ("API requests (POST + polls)", "api_requests", "measured waits, Retry-After"),
+        ("polls (GET until PROCESSED)", "polls", "measured waits, Retry-After"),
+        ("API function GB-s", "api_gb_seconds", "measured, billed ms x MemorySize"),
+        ("processor invocations", "processor_invocations", "measured records per batch"),
+        ("processor GB-s", "processor_gb_seconds", "measured, billed ms x MemorySize"),
+        ("DynamoDB read units", "rru", "measured item sizes, DynamoDB rounding"),
+        ("DynamoDB write units", "wru", "measured item sizes, DynamoDB rounding"),
+        ("SQS requests", "sqs_requests", "modelled: send, receive and delete a batch"),
+        ("log bytes", "log_bytes", "measured lines as the functions print them"),
+        ("X-Ray traces", "traces", "published default sampling, per rate"),
+    ]
+    for label, attribute, source in rows:
+        values = [f"{getattr(uses[name], attribute):.4g}" for name in names]
+        lines.append(f"| {label} | " + " | ".join(values) + f" | {source} |")
+    lines += [
+        "",
+        "Polls per enrollment until PROCESSED, over the measured times to PROCESSED:",
+        "",
+        "| rate | polling every second | following Retry-After | API Gateway $/M before | after |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scenario in columns[:4:2]:
+        every = replace(scenario, follows_retry_after=False)
+        before, after = polls(measured, every), polls(measured, scenario)
+        gateway = prices["api_gateway_rest"].price
+        lines.append(
+            f"| {name} | {before:.2f} | {after:.2f} | {_money((1 + before) * gateway)} "
+            f"| {_money((1 + after) * gateway)} |"
+        )
+    fixed = fixed_monthly(measured, prices)
+    lines += [
+        "",
+        f"Fixed, a month, idle: {_money(sum(fixed.values()))} ("
+        + ", ".join(f"{name} {_money(value)}" for name, value in fixed.items())
+        + "). The dashboard is free within an account's first 3; the empty receives are "
+        f"{prices['sqs_idle_receives'].status}.",
+        "",
+    ]
+    lines += [f"- {note}" for note in measured.notes]
+    return lines
+
+
+# --- Capacity plan -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A limit that a rate meets, its value, what the plan needs of it, and its source."""
+
+    name: str
+    value: float
+    needed: float
+    source: str
+
+    @property
+    def headroom(self) -> float:
+        return self.value / self.needed if self.needed else math.inf
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to set for a sustained rate, the limits it meets, and what it costs a month."""
+
+    rate: float
+    batch_size: int
+    batching_window_seconds: float
+    maximum_concurrency: int
+    processor_capacity: float
+    api_requests_per_second: float
+    usage_plan_rate: int
+    usage_plan_burst: int
+    stage_rate: int
+    stage_burst: int
+    api_concurrency: int
+    account_concurrency: int
+    ramp_minutes: float
+    wru_per_second: float
+    rru_per_second: float
+    limits: list[Limit]
+    monthly: float
+    seed_monthly: float
+
+
+HEADROOM = 1.25
+BATCH_SIZE = 10
+
+
+def parse_rate(text: str) -> float:
+    """A rate of enrollments a second from the command line, or `ValueError` saying why not."""
+    message = f"RATE must be a positive number of enrollments a second, not {text!r}"
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError(message) from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(message)
+    return rate
+
+
+def plan(
+    rate: float,
+    measured: Measured,
+    prices: Mapping[str, Price] | None = None,
+    keyed: bool = True,
+    monthly_quota: float | None = None,
+) -> Plan:
+    """What to set for `rate` enrollments a second, sustained; priced with every request keyed.
+
+    `monthly_quota` is the usage plan's Quota the template sets (requests a month per key).
+    """
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"the rate must be a positive number, not {rate!r}")
+    prices = prices or load_prices()
+    scenario = Scenario(rate, "admitted", keyed=keyed)
+    use = usage(measured, scenario, prices)
+    batch_seconds = (
+        billed_ms(measured.processing_delay_seconds * 1000 + measured.overhead_ms(BATCH_SIZE))
+        / 1000
+    )
+    # Little's law: concurrent batches = batches a second x seconds each, with headroom.
+    concurrency = max(2, math.ceil(rate / BATCH_SIZE * batch_seconds * HEADROOM))
+    api_rps = rate * use.api_requests
+    api_seconds = (
+        measured.api_keyed_post_ms if keyed else measured.api_post_ms
+    ) / 1000 + use.polls * measured.api_get_ms / 1000
+    # Lambda runs each request in an environment of its own for its duration.
+    api_concurrency = math.ceil(rate * api_seconds * HEADROOM * 2)
+    account = concurrency + api_concurrency
+    usage_plan_rate = math.ceil(api_rps * HEADROOM)
+    stage_rate = usage_plan_rate
+    # The limits are a table's: the enrollments table takes the enrollment's write (doubled in a
+    # transaction) and the processor's update; the idempotency table the claim and its update.
+    enrollments_wru = (2 if keyed else 1) * measured.wru_put + measured.wru_update
+    keys_wru = measured.wru_claim + measured.wru_transaction - 2 * measured.wru_put if keyed else 0
+    wru = rate * max(enrollments_wru, keys_wru)
+    rru = rate * use.rru
+    ramp = max(0.0, (concurrency - 5) / 300)
+    limits = [
+        Limit(
+            "account Lambda concurrency, a new account (reported: unconfirmed)",
+            10,
+            account,
+            "AWS-FACTS.md, Lambda quotas page; ask for an increase before launch",
+        ),
+        Limit(
+            "account Lambda concurrency (default)",
+            1000,
+            account,
+            "Lambda quotas page",
+        ),
+        Limit(
+            "SQS event source concurrency",
+            1250,
+            concurrency,
+            "Lambda guide, services-sqs-scaling",
+        ),
+        Limit("MaximumConcurrency", 1000, concurrency, "ScalingConfig API reference"),
+        Limit(
+            "API Gateway account throttle (requests/s)",
+            10000,
+            api_rps,
+            "API Gateway quotas page",
+        ),
+        Limit(
+            "DynamoDB new on-demand table (WRU/s, the busier table)",
+            4000,
+            wru,
+            "DynamoDB guide, pre-warming on-demand tables",
+        ),
+        Limit(
+            "DynamoDB new on-demand table (RRU/s)",
+            12000,
+            rru,
+            "DynamoDB guide, pre-warming on-demand tables",
+        ),
+        Limit(
+            "DynamoDB per partition (WRU/s, ids spread writes over partitions)",
+            1000,
+            wru / 4,
+            "DynamoDB guide, warm throughput (4 partitions at 4,000 WRU/s: assumed)",
+        ),
+    ]
+    if monthly_quota is not None:
+        limits.append(
+            Limit(
+                "usage plan Quota (requests a month per key, template.yaml)",
+                monthly_quota,
+                api_rps * SECONDS_PER_MONTH,
+                "template.yaml Api Auth UsagePlan Quota",
+            )
+        )
+    limits.sort(key=lambda limit: limit.headroom)
+    per_enrollment = sum(cost_per_million(use, prices).values()) / MILLION
+    seed_use = usage(measured, replace(scenario, seed=True), prices)
+    seed_per_enrollment = sum(cost_per_million(seed_use, prices, seed=True).values()) / MILLION
+    fixed = sum(fixed_monthly(measured, prices).values())
+    monthly_enrollments = rate * SECONDS_PER_MONTH
+    return Plan(
+        rate=rate,
+        batch_size=BATCH_SIZE,
+        batching_window_seconds=1.0,
+        maximum_concurrency=concurrency,
+        processor_capacity=concurrency * BATCH_SIZE / batch_seconds,
+        api_requests_per_second=api_rps,
+        usage_plan_rate=usage_plan_rate,
+        usage_plan_burst=2 * usage_plan_rate,
+        stage_rate=stage_rate,
+        stage_burst=2 * stage_rate,
+        api_concurrency=api_concurrency,
+        account_concurrency=account,
+        ramp_minutes=ramp,
+        wru_per_second=wru,
+        rru_per_second=rru,
+        limits=limits,
+        monthly=per_enrollment * monthly_enrollments + fixed,
+        seed_monthly=seed_per_enrollment * monthly_enrollments + fixed,
+    )
+
+
+def plan_lines(result: Plan) -> list[str]:
+    """The plan as text: what to set, the limits in the order they bind, the monthly cost."""
+    monthly_requests = math.ceil(result.api_requests_per_second * SECONDS_PER_MONTH * HEADROOM)
+    lines = [
+        f"Plan for {result.rate:g} enrollments/s sustained (every request with an Idempotency-Key)",
+        "",
+        "Set:",
+        f"  ProcessorFunction SQS event: BatchSize {result.batch_size}, "
+        f"MaximumBatchingWindowInSeconds {result.batching_window_seconds:g}, "
+        f"ScalingConfig.MaximumConcurrency {result.maximum_concurrency} "
+        f"(clears {result.processor_capacity:,.0f}/s, {HEADROOM:g}x the rate)",
+        f"  Api UsagePlan Throttle: RateLimit {result.usage_plan_rate}, BurstLimit "
+        f"{result.usage_plan_burst} per API key ({result.api_requests_per_second:,.0f} "
+        "requests/s: POST and polls following Retry-After)",
+        f"  Api UsagePlan Quota: at least {monthly_requests:,} requests a MONTH per key, or none",
+        f"  Api stage MethodSettings: ThrottlingRateLimit {result.stage_rate}, "
+        f"ThrottlingBurstLimit {result.stage_burst} (all keys together)",
+        f"  Account Lambda concurrency: at least {result.account_concurrency} "
+        f"(processor {result.maximum_concurrency} + API {result.api_concurrency}: its "
+        "measured duration x requests/s, with 2.5x headroom for cold starts and AWS latency)",
+        f"  The event source reaches {result.maximum_concurrency} concurrent batches "
+        f"{result.ramp_minutes:.1f} min after a burst starts (from 5, +300 a minute)",
+        f"  DynamoDB: {result.wru_per_second:,.0f} WRU/s on the busier table, "
+        f"{result.rru_per_second:,.0f} RRU/s in all",
+        "",
+        "Limits, the first to bind first:",
+    ]
+    for limit in result.limits:
+        lines.append(
+            f"  {limit.name}: {limit.value:,.0f}, needed {limit.needed:,.0f} "
+            f"({limit.headroom:.1f}x headroom) [{limit.source}]"
+        )
+    lines += [
+        "",
+        f"Monthly cost at {result.rate:g}/s: ${result.monthly:,.0f} "
+        f"(the seed's design, same quantities: ${result.seed_monthly:,.0f})",
+    ]
+    return lines

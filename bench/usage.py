@@ -1,0 +1,365 @@
+"""The quantities an enrollment uses, measured on the local stack, for the cost model (bench.cost).
+
+- API requests: the handler served warm in this process against the emulator, timed and billed as
+  Lambda bills (whole ms); the lines it prints (logs in the runtime's JSON format, EMF).
+- DynamoDB: each call's units from the sizes of the items it wrote or read, as DynamoDB rounds them.
+- The processor: batches of 1 and 10 with no delay, for its work beyond the delay, and its lines.
+- Batches and waits: the sustained-intake run at the admitted rate (bench.intake), and a run at
+  1 enrollment a second, each enrollment's seconds to PROCESSED taken back to the 4 s delay.
+
+`measure_usage` saves them in bench/measured.json, from which `make plan` works.
+"""
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.entrypoints.events import rest_event
+from bench import intake
+from bench.common import AwsStack, median
+from bench.cost import Measured, item_size, read_units, write_units
+from bench.processing import _batch_seconds, _pending
+from local.aws_shapes import LambdaContext
+from local.poller import sqs_function_config
+from local.progress import step
+from local.template import provision
+
+MEASURED_PATH = Path(__file__).with_name("measured.json")
+RUNS = 40
+WARMUP = 5
+SLOW_RATE = 1.0
+SLOW_SECONDS = 20.0
+SLOW_DELAY = 0.5
+BATCH_RUNS = 5
+
+
+class LambdaJsonFormatter(logging.Formatter):
+    """A log record as Lambda's Python runtime writes it with LogFormat JSON.
+
+    The runtime's fields (timestamp, level, message, logger, requestId) and the record's extra
+    attributes, which carry the bound ids.
+    """
+
+    STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": str(uuid.uuid4()),
+        }
+        document |= {k: v for k, v in record.__dict__.items() if k not in self.STANDARD}
+        return json.dumps(document, default=str)
+
+
+@contextlib.contextmanager
+def printed_bytes() -> Iterator[Callable[[], int]]:
+    """Count the bytes of the log lines (INFO and up) and stdout lines printed inside."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaJsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    stdout = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            yield lambda: len(stream.getvalue().encode()) + len(stdout.getvalue().encode())
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _timed_ms(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000
+
+
+def _api(aws: AwsStack) -> dict[str, Any]:
+    """Warm durations and printed bytes of each request of an enrollment, and DynamoDB units."""
+    # Mangum runs on the thread's event loop, which Lambda keeps between invocations; the
+    # processor's asyncio.run() in an earlier benchmark leaves this thread without one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return _api_requests(aws)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _fresh_tables(aws: AwsStack, function_id: str) -> None:
+    """Point this process at tables and queues of its own: the other benchmarks fill theirs."""
+    stack = provision(
+        aws.template,
+        aws.client("dynamodb"),
+        aws.client("sqs"),
+        prefix=f"cost{uuid.uuid4().hex[:6]}-",
+    )
+    os.environ.update(aws.env | stack.environment(aws.template, function_id))
+
+
+def _api_requests(aws: AwsStack) -> dict[str, Any]:
+    _fresh_tables(aws, "ApiFunction")
+    from app.adapters.aws import get_dynamodb_client
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    get_dynamodb_client.cache_clear()
+    from app.main import handler
+
+    settings = get_settings()
+    dynamodb = get_dynamodb_client()
+    context = LambdaContext()
+    body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+
+    def call(method: str, path: str, data: Any = None, headers: Any = None) -> dict[str, Any]:
+        response: dict[str, Any] = handler(rest_event(method, path, data, headers), context)
+        assert response["statusCode"] in (200, 201, 202), response
+        return response
+
+    call("POST", "/age-groups", {"min_age": 0, "max_age": 150})
+    ids: list[str] = []
+
+    def post() -> None:
+        ids.append(json.loads(call("POST", "/enrollments", body)["body"])["enrollment_id"])
+
+    def keyed_post() -> None:
+        call("POST", "/enrollments", body, {"Idempotency-Key": str(uuid.uuid4())})
+
+    def get() -> None:
+        response = call("GET", f"/enrollments/{ids[0]}")
+        assert "retry-after" in response["headers"], response
+
+    actions = {"post": post, "keyed_post": keyed_post, "get": get}
+    result: dict[str, Any] = {}
+    with step("Cost: API requests", len(actions) * (RUNS + 1)) as advance:
+        for name, action in actions.items():
+            for _ in range(WARMUP):
+                action()
+            result[f"api_{name}_ms"] = median([_timed_ms(action) for _ in range(RUNS)])
+            advance(RUNS)
+            with printed_bytes() as printed:
+                action()
+            result[f"log_bytes_{name}"] = float(printed())
+            advance(1)
+    result["retry_after_seconds"] = float(
+        call("POST", "/enrollments", body)["headers"]["retry-after"]
+    )
+
+    def item(table: str, key: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = dynamodb.get_item(TableName=table, Key=key)["Item"]
+        return found
+
+    enrollment = item(settings.enrollments_table, {"enrollment_id": {"S": ids[0]}})
+    groups = dynamodb.scan(TableName=settings.age_groups_table)["Items"]
+    record = dynamodb.scan(TableName=settings.idempotency_table, Limit=1)["Items"][0]
+    # An update is billed on the larger of the item before and after: PROCESSED is as long as
+    # PENDING, give or take a byte; the completed record is larger than its claim.
+    result |= {
+        "rru_scan": read_units(sum(item_size(g) for g in groups), consistent=False),
+        "wru_put": float(write_units(item_size(enrollment))),
+        "wru_claim": float(write_units(item_size(record))),
+        "wru_transaction": float(
+            write_units(item_size(enrollment), transactional=True)
+            + write_units(item_size(record), transactional=True)
+        ),
+        "rru_get": read_units(item_size(enrollment) + 2, consistent=True),
+        "wru_update": float(write_units(item_size(enrollment) + 2)),
+        "age_groups": len(groups),
+        "enrollment_bytes": item_size(enrollment),
+        "record_bytes": item_size(record),
+    }
+    return result
+
+
+def _processor(aws: AwsStack) -> dict[str, Any]:
+    """The processor's work beyond the delay for a batch of 1 and of 10; the bytes it prints."""
+    _fresh_tables(aws, "ProcessorFunction")
+    os.environ["PROCESSING_DELAY_SECONDS"] = "0"
+    from app.adapters.aws import get_dynamodb_client
+    from app.config import get_settings
+    from processor.handler import get_enrollment_repository
+
+    get_settings.cache_clear()
+    get_dynamodb_client.cache_clear()
+    get_enrollment_repository.cache_clear()
+    overhead: dict[str, float] = {}
+    printed_per_invocation: dict[int, int] = {}
+    with step("Cost: processor batches", 2 * (BATCH_RUNS + 2)) as advance:
+        for size in (1, 10):
+            _batch_seconds(aws, _pending(aws, size), False)  # warm-up
+            samples = []
+            for _ in range(BATCH_RUNS):
+                samples.append(_batch_seconds(aws, _pending(aws, size), False) * 1000)
+                advance(1)
+            overhead[str(size)] = median(samples)
+            ids = _pending(aws, size)
+            with printed_bytes() as printed:
+                _batch_seconds(aws, ids, False)
+            printed_per_invocation[size] = printed()
+            advance(2)
+    # Each record prints one log line; each invocation one EMF line, whose arrays grow with it.
+    per_record = (printed_per_invocation[10] - printed_per_invocation[1]) / 9
+    # The EMF line's arrays hold a value per record: a share of the growth belongs to it.
+    emf_one = printed_per_invocation[1] - per_record
+    return {
+        "processor_overhead_ms": overhead,
+        "log_bytes_record": per_record,
+        "log_bytes_invocation": {"1": emf_one, "10": emf_one},
+    }
+
+
+def _waits(run: intake.IntakeRun, production_delay: float) -> list[float]:
+    """Seconds to PROCESSED as on AWS: the local delay replaced by the production one."""
+    return [round(w - run.delay + production_delay, 3) for w in run.waits]
+
+
+def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
+    """Measure what an enrollment uses; save it for `make plan`."""
+    template = aws.template
+    resources = template["Resources"]
+    api_props = resources["ApiFunction"]["Properties"]
+    processor = sqs_function_config(template, "ProcessorFunction")
+    delay = float(
+        resources["ProcessorFunction"]["Properties"]["Environment"]["Variables"][
+            "PROCESSING_DELAY_SECONDS"
+        ]
+    )
+    admitted_rate = float(
+        resources["Api"]["Properties"]["Auth"]["UsagePlan"]["Throttle"]["RateLimit"]
+    )
+
+    # The runs first: each starts a local stack with an emulator of its own, unless this
+    # process's environment already points at the benchmarks' one, as the calls below make it.
+    admitted_run = intake.last_run
+    if admitted_run is None:
+        scaled, _, _ = intake._scaled_delay(aws)
+        admitted_run = intake.sustained_intake(
+            aws, intake.RATE_PER_SECOND, intake.INTAKE_SECONDS, scaled
+        )
+    slow_run = intake.sustained_intake(aws, SLOW_RATE, SLOW_SECONDS, SLOW_DELAY)
+    environment = dict(os.environ)
+    try:
+        api = _api(aws)
+        work = _processor(aws)
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+
+    def mean_batch(run: intake.IntakeRun) -> float:
+        return sum(run.batches) / len(run.batches)
+
+    api_sampling = None
+    for resource in resources.values():
+        rule = resource.get("Properties", {}).get("SamplingRule", {})
+        if resource["Type"] == "AWS::XRay::SamplingRule" and rule.get("ServiceType") == (
+            "AWS::ApiGateway::Stage"
+        ):
+            api_sampling = {
+                "reservoir": float(rule["ReservoirSize"]),
+                "rate": float(rule["FixedRate"]),
+            }
+    alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    dashboards = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard")
+    from app.observability.metrics import Metric
+
+    notes = [
+        f"API function: warm medians of {RUNS} requests through the handler against the "
+        f"emulator, {api['api_post_ms']:.1f} ms POST, {api['api_keyed_post_ms']:.1f} ms with "
+        f"a key, {api['api_get_ms']:.1f} ms GET; billed in whole ms at "
+        f"{api_props['MemorySize']} MB. On Lambda each DynamoDB or SQS call also waits on the "
+        "network (about 5-10 ms), and 512 MB is a third of a vCPU: these durations are a floor",
+        f"processor: a batch of 1 takes {work['processor_overhead_ms']['1']:.0f} ms beyond the "
+        f"delay, a batch of 10 {work['processor_overhead_ms']['10']:.0f} ms; "
+        f"{processor.memory_mb} MB",
+        f"batches: {mean_batch(admitted_run):.1f} records an invocation at {admitted_run.rate:g}/s "
+        f"(the sustained-intake run, delay {admitted_run.delay:g} s, standing for "
+        f"{admitted_rate:g}/s on AWS), {mean_batch(slow_run):.2f} at {slow_run.rate:g}/s "
+        f"(MaximumBatchingWindowInSeconds {processor.batching_window_seconds:g})",
+        f"DynamoDB: an enrollment is {api['enrollment_bytes']} bytes, an idempotency record "
+        f"{api['record_bytes']} bytes, the age-groups table {api['age_groups']} group(s) (a scan "
+        "is billed on every item it reads: more groups, more units)",
+        "SQS: one receive and one DeleteMessageBatch per batch (modelled); the event source's "
+        "extra receives while it gathers a batch are not counted",
+        f"logs: {api['log_bytes_post']:.0f} bytes a POST, {api['log_bytes_keyed_post']:.0f} with "
+        f"a key, {api['log_bytes_get']:.0f} a GET, {work['log_bytes_record']:.0f} a record; "
+        "a record's line here lacks the request id its message carries on AWS (about 50 bytes); "
+        "START and REPORT lines are not sent at SystemLogLevel WARN",
+        "X-Ray: API Gateway samples requests by "
+        + (
+            f"the template's rule ({api_sampling['reservoir']:g} a second, then "
+            f"{api_sampling['rate']:.0%})"
+            if api_sampling
+            else "the default rule (1 a second, then 5%)"
+        )
+        + "; Lambda samples the processor's invocations by the default rule",
+    ]
+    measured = Measured(
+        api_post_ms=api["api_post_ms"],
+        api_keyed_post_ms=api["api_keyed_post_ms"],
+        api_get_ms=api["api_get_ms"],
+        api_memory_mb=int(api_props["MemorySize"]),
+        processor_overhead_ms=work["processor_overhead_ms"],
+        processor_memory_mb=processor.memory_mb,
+        processing_delay_seconds=delay,
+        records_per_batch={"admitted": mean_batch(admitted_run), "1/s": mean_batch(slow_run)},
+        seconds_to_processed={
+            "admitted": _waits(admitted_run, delay),
+            "1/s": _waits(slow_run, delay),
+        },
+        retry_after_seconds=api["retry_after_seconds"],
+        rru_scan=api["rru_scan"],
+        wru_put=api["wru_put"],
+        wru_claim=api["wru_claim"],
+        wru_transaction=api["wru_transaction"],
+        rru_get=api["rru_get"],
+        wru_update=api["wru_update"],
+        log_bytes_post=api["log_bytes_post"],
+        log_bytes_keyed_post=api["log_bytes_keyed_post"],
+        log_bytes_get=api["log_bytes_get"],
+        log_bytes_record=work["log_bytes_record"],
+        log_bytes_invocation=work["log_bytes_invocation"],
+        alarms=alarms,
+        dashboards=dashboards,
+        custom_metrics=len(Metric),
+        admitted_rate=admitted_rate,
+        notes=notes,
+        api_sampling=api_sampling,
+    )
+    if save is not None:
+        save.write_text(json.dumps(measured.to_json(), indent=1) + "\n")
+    return measured
+
+
+def load_measured(path: Path = MEASURED_PATH) -> Measured:
+    """The quantities the last `make bench` measured."""
+    return Measured.from_json(json.loads(path.read_text()))
+
+
+def main() -> int:
+    """Measure the quantities alone (`python -m bench.usage`), save them, print the costs."""
+    from bench.common import emulated_stack
+    from bench.cost import cost_section
+
+    with emulated_stack() as aws:
+        measured = measure_usage(aws)
+    print("\n".join(cost_section(measured)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The API's X-Ray sampling rule: 5% of its requests, without the default one-a-second reservoir."""
+
+from typing import Any
+
+from bench.cost import Scenario, load_prices, usage
+from bench.usage import load_measured
+from local.template import resources_of_type
+
+
+def test_the_api_stage_is_sampled_at_five_percent_without_a_reservoir(
+    cfn: dict[str, Any],
+) -> None:
+    rules = resources_of_type(cfn, "AWS::XRay::SamplingRule")
+    assert len(rules) == 1
+    (rule,) = (props["SamplingRule"] for props in rules.values())
+
+    assert rule["ServiceType"] == "AWS::ApiGateway::Stage"
+    assert rule["ServiceName"] == {"Fn::Sub": "${AWS::StackName}/${StageName}"}
+    assert (rule["ReservoirSize"], rule["FixedRate"]) == (0, 0.05)
+    assert all(rule[name] == "*" for name in ("ResourceARN", "Host", "HTTPMethod", "URLPath"))
+
+
+def test_the_recorded_costs_were_measured_with_the_rule() -> None:
+    measured = load_measured()
+    prices = load_prices()
+
+    assert measured.api_sampling == {"reservoir": 0.0, "rate": 0.05}
+    # At 1/s: 2 requests a second, 5% traced, and every processor invocation (the reservoir).
+    slow = usage(measured, Scenario(1.0, "1/s"), prices)
+    assert slow.traces < 0.1 + measured.records_per_batch["1/s"] ** -1 + 1e-9
