@@ -2,7 +2,7 @@
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -11,15 +11,20 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 import processor.handler
+from app.adapters import clients
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.factory import create_app
+from app.api.security import get_client_cache
 from app.config import get_settings
+from app.domain.clients import ALL_SCOPES, Client, Scope
 from local.aws_shapes import sqs_record
 from local.emulator import emulator_server
 from local.template import Stack, load_template, provision
 from processor.handler import get_enrollment_repository
 
 VALID_CPF = "52998224725"
+# The stack's own API key, as the events of app.entrypoints.events name it by default.
+STACK_KEY_ID = "k1l2m3n4o5"
 API_KEY = "test-key"
 
 _CACHED_PROVIDERS = (
@@ -28,6 +33,7 @@ _CACHED_PROVIDERS = (
     get_dynamodb_client,
     get_sqs_client,
     get_enrollment_repository,
+    get_client_cache,
 )
 
 
@@ -69,6 +75,8 @@ def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
     created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+    # API Gateway's resources are the local gateway's (local.gateway), not these tests'.
+    created.refs["ApiApiKey"] = STACK_KEY_ID
     for function_id in ("ApiFunction", "ProcessorFunction"):
         for name, value in created.environment(template, function_id).items():
             monkeypatch.setenv(name, value)
@@ -120,6 +128,22 @@ def age_group(client: TestClient) -> Callable[[int, int], dict[str, Any]]:
         return body
 
     return create
+
+
+def add_client(
+    api_key_id: str,
+    scopes: Iterable[Scope] = ALL_SCOPES,
+    name: str | None = None,
+    enabled: bool = True,
+) -> Client:
+    """A client record in the stack's clients table, as `enrollment-clients add` writes it."""
+    client = Client(
+        api_key_id=api_key_id, name=name or api_key_id, scopes=frozenset(scopes), enabled=enabled
+    )
+    boto3.client("dynamodb").put_item(
+        TableName=get_settings().clients_table, Item=clients.to_item(client)
+    )
+    return client
 
 
 def queued_event(stack: Stack) -> dict[str, Any]:

@@ -17,9 +17,11 @@ from app.domain.errors import (
     DependencyUnavailableError,
     IdempotencyKeyInvalidError,
     IdempotencyKeyReusedError,
+    MissingScopeError,
     NotFoundError,
     RefusalError,
     RequestInProgressError,
+    UnknownCallerError,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,10 +84,20 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
             "Idempotency-Key that is not 1 to 255 printable ASCII characters"
         ),
     },
-    status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
+    status.HTTP_403_FORBIDDEN: {
+        "model": Forbidden,
+        "description": (
+            "Missing or wrong API key, a key of no enabled client, or a key without the "
+            "operation's scope (`x-scopes`), which `message` names"
+        ),
+    },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": ErrorDetail,
         "description": "Request body over 16 KiB",
+    },
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": Forbidden,
+        "description": "Over the key's usage plan or the stage's throttle: API Gateway's answer",
     },
     status.HTTP_500_INTERNAL_SERVER_ERROR: {
         "model": InternalError,
@@ -108,6 +120,10 @@ def request_id(request: Request) -> str:
 async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
     # The same status and body as API Gateway's answer to a missing or wrong key.
     return JSONResponse({"message": "Forbidden"}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+async def _missing_scope(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"message": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
 
 
 # Domain errors that refuse a request for what it asks: its answer, and what a retry gets.
@@ -201,6 +217,8 @@ def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(UnknownCallerError, _forbidden)
+    app.add_exception_handler(MissingScopeError, _missing_scope)
     app.add_exception_handler(RefusalError, _refused)
     app.add_exception_handler(ReplayedRefusalError, _replayed_refusal)
     app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)

@@ -5,12 +5,12 @@ from fastapi import Depends, FastAPI
 from app.api.errors import COMMON_RESPONSES, UnhandledErrorMiddleware, register_exception_handlers
 from app.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, StageRootPathMiddleware
 from app.api.routers import age_groups, enrollments
-from app.api.security import require_api_key
+from app.api.security import get_caller
 from app.config import get_settings
 
 
 def create_app() -> FastAPI:
-    """Build the application from the settings; every route requires the API key."""
+    """Build the application from the settings; every route requires a known caller."""
     docs = get_settings().docs_enabled
     app = FastAPI(
         title="Enrollment service",
@@ -20,7 +20,7 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
-        dependencies=[Depends(require_api_key)],
+        dependencies=[Depends(get_caller)],
         responses=COMMON_RESPONSES,
     )
     app.include_router(age_groups.router)
