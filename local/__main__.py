@@ -29,7 +29,8 @@ def banner(service: LocalService, startup_seconds: float) -> str:
         return "\n  ".join(lines)
     lines += [
         f"Swagger UI:  {service.api_url}/docs  (Authorize with the API key)",
-        f"API key:     {settings.api_key}",
+        f"API keys:    {settings.api_key} (the stack's own, every scope); "
+        f"{settings.client_api_key} (a client: age-groups:read, enrollments:write and :read)",
         f"AWS:         {service.emulator.endpoint_url}"
         + (" (external)" if service.emulator.external else " (moto, embedded)"),
         f"Try:         curl -s {service.api_url}/age-groups -H 'x-api-key: {settings.api_key}'",

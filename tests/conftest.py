@@ -23,8 +23,6 @@ from local.template import Stack, load_template, provision
 from processor.handler import get_enrollment_repository
 
 VALID_CPF = "52998224725"
-# The stack's own API key, as the events of app.entrypoints.events name it by default.
-STACK_KEY_ID = "k1l2m3n4o5"
 API_KEY = "test-key"
 
 _CACHED_PROVIDERS = (
@@ -75,8 +73,6 @@ def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
     created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
-    # API Gateway's resources are the local gateway's (local.gateway), not these tests'.
-    created.refs["ApiApiKey"] = STACK_KEY_ID
     for function_id in ("ApiFunction", "ProcessorFunction"):
         for name, value in created.environment(template, function_id).items():
             monkeypatch.setenv(name, value)
