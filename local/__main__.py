@@ -51,10 +51,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     started = time.monotonic()
-    service = LocalService(get_local_settings())
+    settings = get_local_settings()
+    service = LocalService(settings)
     exit_code = 0
     try:
         service.start()
+        if state := service.state():
+            settings.local_state_file.write_text(state.model_dump_json(indent=2))
         logger.info(banner(service, time.monotonic() - started))
         while not stopping.wait(0.5):
             if exited := service.exited():
@@ -67,6 +70,7 @@ def main() -> int:
             exit_code = 1
     finally:
         service.stop()
+        settings.local_state_file.unlink(missing_ok=True)
     logger.info("Stopped")
     return exit_code
 

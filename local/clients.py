@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from app.adapters import clients
 from app.domain.clients import DEFAULT_SCOPES, Client, Scope
-from local.config import LOCAL_STATE, LocalState
+from local.config import LocalState, get_local_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
@@ -76,12 +76,15 @@ def aws_target(stack_name: str, region: str | None) -> Target:
 
 def local_target() -> Target:
     """The stack of the running `make run`."""
-    if not LOCAL_STATE.is_file():
-        raise ClientsError("make run is not running here (no .local-stack.json): start it first")
-    state = LocalState.model_validate_json(LOCAL_STATE.read_text())
+    path = get_local_settings().local_state_file
+    if not path.is_file():
+        raise ClientsError(f"make run is not running here (no {path}): start it first")
+    state = LocalState.model_validate_json(path.read_text())
     # The emulator takes any credentials; a developer's real ones are never sent to it.
     session = boto3.session.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=state.region
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (the emulator's, not a secret)
+        region_name=state.region,
     )
     return Target(
         state.stack_name,

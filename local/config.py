@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CLIENT_API_KEY = "local-client-key"
 DEFAULT_REGION = "us-east-1"
+# Where a running `make run` says where its stack is, for `enrollment-clients --local`.
+DEFAULT_LOCAL_STATE = Path(__file__).resolve().parent.parent / ".local-stack.json"
 # What boto3 reads to find credentials: dropped when the embedded emulator is used, so that a
 # developer's real profile is never resolved (nor needed) for a local run.
 CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
@@ -38,6 +40,8 @@ class LocalSettings(BaseSettings):
     local_usage_plan_id: str | None = None
     # Set by the supervisor too: the local keys' short values, and the ids they stand for.
     local_key_aliases: dict[str, str] = Field(default_factory=dict)
+    # Where `make run` writes where its stack is, and `enrollment-clients --local` reads it.
+    local_state_file: Path = DEFAULT_LOCAL_STATE
     # How often the gateway reads the keys again: a revoked key is refused within it.
     local_gateway_refresh_seconds: float = Field(default=10.0, ge=0)
     aws_region: str | None = None
@@ -47,10 +51,6 @@ class LocalSettings(BaseSettings):
     def region(self) -> str:
         """The region boto3 would use, or a default one."""
         return self.aws_region or self.aws_default_region or DEFAULT_REGION
-
-
-# Where a running `make run` says where its stack is, for `enrollment-clients --local`.
-LOCAL_STATE = Path(__file__).resolve().parent.parent / ".local-stack.json"
 
 
 class LocalState(BaseModel):

@@ -19,7 +19,6 @@ import boto3
 from local.activity import Activity
 from local.config import (
     CREDENTIAL_VARIABLES,
-    LOCAL_STATE,
     LocalSettings,
     LocalState,
     inherited_environment,
@@ -80,7 +79,6 @@ class LocalService:
         self._sqs: SQSClient | None = None
         self._stopping = threading.Event()
         self._summarizer: threading.Thread | None = None
-        self._state_written = False
         self._key_aliases: dict[str, str] = {}
 
     @property
@@ -156,10 +154,12 @@ class LocalService:
             )
         return stack
 
-    def _write_state(self, stack: Stack) -> None:
-        """Tell `enrollment-clients --local` where this stack is (`LOCAL_STATE`)."""
-        assert self.emulator is not None
-        state = LocalState(
+    def state(self) -> LocalState | None:
+        """Where this stack is, for `enrollment-clients --local`; None without a local stack."""
+        stack = self.stack
+        if self.emulator is None or stack is None:
+            return None
+        return LocalState(
             endpoint_url=self.emulator.endpoint_url,
             region=self.settings.region,
             stack_name=stack.name,
@@ -167,8 +167,6 @@ class LocalService:
             clients_table=stack.refs["ClientsTable"],
             api_url=self.api_url,
         )
-        LOCAL_STATE.write_text(state.model_dump_json(indent=2))
-        self._state_written = True
 
     def start(self) -> None:
         """Start the emulator, create the stack on it, then the API and the poller."""
@@ -184,7 +182,6 @@ class LocalService:
         if self.emulator is not None:
             self.emulator.start(self.aws_environment(), self._output)
             self.stack = self.provision()
-            self._write_state(self.stack)
             logger.info(
                 "Tables and queues of template.yaml created at %s", self.emulator.endpoint_url
             )
@@ -299,6 +296,3 @@ class LocalService:
         self._poller = self._api = None
         if self.emulator is not None:
             self.emulator.stop()
-        if self._state_written:
-            LOCAL_STATE.unlink(missing_ok=True)
-            self._state_written = False
