@@ -12,6 +12,8 @@ API_FUNCTION_SETTINGS = (
     "enrollments_table",
     "idempotency_table",
     "enrollment_queue_url",
+    "clients_table",
+    "stack_api_key_id",
 )
 PROCESSOR_FUNCTION_SETTINGS = ("enrollments_table",)
 
@@ -24,6 +26,9 @@ class Settings(BaseSettings):
     age_groups_table: str = "age-groups"
     enrollments_table: str = "enrollments"
     idempotency_table: str = "idempotency-keys"
+    clients_table: str = "clients"
+    # The id of the stack's own API key (the template's), which holds every scope.
+    stack_api_key_id: str | None = None
     enrollment_queue_url: str = ""
     processing_delay_seconds: float = Field(default=4.0, ge=0)
     # The API function's timeout (the processor's copy): a request that published a message

@@ -29,7 +29,8 @@ def banner(service: LocalService, startup_seconds: float) -> str:
         return "\n  ".join(lines)
     lines += [
         f"Swagger UI:  {service.api_url}/docs  (Authorize with the API key)",
-        f"API key:     {settings.api_key}",
+        f"API keys:    {settings.api_key} (the stack's own, every scope); "
+        f"{settings.client_api_key} (a client: age-groups:read, enrollments:write and :read)",
         f"AWS:         {service.emulator.endpoint_url}"
         + (" (external)" if service.emulator.external else " (moto, embedded)"),
         f"Try:         curl -s {service.api_url}/age-groups -H 'x-api-key: {settings.api_key}'",
@@ -50,10 +51,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     started = time.monotonic()
-    service = LocalService(get_local_settings())
+    settings = get_local_settings()
+    service = LocalService(settings)
     exit_code = 0
     try:
         service.start()
+        if state := service.state():
+            settings.local_state_file.write_text(state.model_dump_json(indent=2))
         logger.info(banner(service, time.monotonic() - started))
         while not stopping.wait(0.5):
             if exited := service.exited():
@@ -66,6 +70,7 @@ def main() -> int:
             exit_code = 1
     finally:
         service.stop()
+        settings.local_state_file.unlink(missing_ok=True)
     logger.info("Stopped")
     return exit_code
 

@@ -1,4 +1,8 @@
-"""`python -m local.api --host H --port N`: the FastAPI app under uvicorn, logging plain lines."""
+"""`python -m local.api --host H --port N`: the FastAPI app under uvicorn, logging plain lines.
+
+With `LOCAL_USAGE_PLAN_ID` (the supervisor sets it), the app is served behind the local gateway
+(`local.gateway`): API Gateway's key check and throttling, from the template's definitions.
+"""
 
 import argparse
 from collections.abc import Sequence
@@ -6,7 +10,26 @@ from collections.abc import Sequence
 import uvicorn
 from starlette.types import ASGIApp
 
+from app.main import app
+from local.config import get_local_settings
+from local.gateway import gateway_app
 from local.process import configure_logging, exit_with_parent
+from local.template import load_template
+
+
+def served_app() -> ASGIApp:
+    """The app, behind the local gateway when the supervisor provisioned one."""
+    settings = get_local_settings()
+    if settings.local_usage_plan_id is None:
+        return app
+    return gateway_app(
+        app,
+        load_template(),
+        settings.local_usage_plan_id,
+        settings.local_gateway_refresh_seconds,
+        settings.local_key_aliases,
+    )
+
 
 # Bounds on what slow or idle clients can hold. uvicorn has no timeout for reading a request's
 # headers, so a client that never finishes them keeps its connection: past MAX_CONNECTIONS, new
@@ -38,14 +61,14 @@ def server_config(app: ASGIApp | str, host: str, port: int) -> uvicorn.Config:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve `app.main:app` until SIGTERM or SIGINT (uvicorn stops gracefully on either)."""
+    """Serve the app until SIGTERM or SIGINT (uvicorn stops gracefully on either)."""
     parser = argparse.ArgumentParser(description="The enrollment API under uvicorn")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     configure_logging("api")
     exit_with_parent()
-    uvicorn.Server(server_config("app.main:app", args.host, args.port)).run()
+    uvicorn.Server(server_config(served_app(), args.host, args.port)).run()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,16 @@
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
 DEFAULT_API_KEY = "local-dev-key"
+DEFAULT_CLIENT_API_KEY = "local-client-key"
 DEFAULT_REGION = "us-east-1"
+# Where a running `make run` says where its stack is, for `enrollment-clients --local`.
+DEFAULT_LOCAL_STATE = Path(__file__).resolve().parent.parent / ".local-stack.json"
 # What boto3 reads to find credentials: dropped when the embedded emulator is used, so that a
 # developer's real profile is never resolved (nor needed) for a local run.
 CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
@@ -30,6 +34,16 @@ class LocalSettings(BaseSettings):
     # Passed to the processor; the template's value when unset.
     processing_delay_seconds: float | None = Field(default=None, ge=0)
     docs_enabled: bool = True
+    # A client's key beside the stack's own (`api_key`), with the default scopes.
+    client_api_key: str = DEFAULT_CLIENT_API_KEY
+    # Set by the supervisor for the API's process: the usage plan its gateway enforces.
+    local_usage_plan_id: str | None = None
+    # Set by the supervisor too: the local keys' short values, and the ids they stand for.
+    local_key_aliases: dict[str, str] = Field(default_factory=dict)
+    # Where `make run` writes where its stack is, and `enrollment-clients --local` reads it.
+    local_state_file: Path = DEFAULT_LOCAL_STATE
+    # How often the gateway reads the keys again: a revoked key is refused within it.
+    local_gateway_refresh_seconds: float = Field(default=10.0, ge=0)
     aws_region: str | None = None
     aws_default_region: str | None = None
 
@@ -37,6 +51,17 @@ class LocalSettings(BaseSettings):
     def region(self) -> str:
         """The region boto3 would use, or a default one."""
         return self.aws_region or self.aws_default_region or DEFAULT_REGION
+
+
+class LocalState(BaseModel):
+    """What `make run` created, for the tools that act on it."""
+
+    endpoint_url: str
+    region: str
+    stack_name: str
+    usage_plan_id: str
+    clients_table: str
+    api_url: str
 
 
 @lru_cache

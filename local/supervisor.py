@@ -5,6 +5,7 @@ queues from `template.yaml`, API, poller) and stops them in reverse. The poller 
 and started on its own, as Lambda's event source mapping can be disabled and enabled.
 """
 
+import json
 import logging
 import signal
 import subprocess
@@ -16,8 +17,14 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 
 from local.activity import Activity
-from local.config import CREDENTIAL_VARIABLES, LocalSettings, inherited_environment
+from local.config import (
+    CREDENTIAL_VARIABLES,
+    LocalSettings,
+    LocalState,
+    inherited_environment,
+)
 from local.emulator import Emulator, wait_until_serving
+from local.gateway import provision_gateway
 from local.poller import sqs_function_config
 from local.process import spawn, stop
 from local.template import Stack, load_template, provision
@@ -72,6 +79,7 @@ class LocalService:
         self._sqs: SQSClient | None = None
         self._stopping = threading.Event()
         self._summarizer: threading.Thread | None = None
+        self._key_aliases: dict[str, str] = {}
 
     @property
     def api_url(self) -> str:
@@ -128,11 +136,15 @@ class LocalService:
         )
         endpoint = env["AWS_ENDPOINT_URL"]
         sqs = self._sqs = session.client("sqs", endpoint_url=endpoint)
-        stack = provision(
+        dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+        stack = provision(self.template, dynamodb, sqs, exist_ok=True)
+        self._key_aliases = provision_gateway(
             self.template,
-            session.client("dynamodb", endpoint_url=endpoint),
-            sqs,
-            exist_ok=True,
+            session.client("apigateway", endpoint_url=endpoint),
+            dynamodb,
+            stack,
+            stack_key=self.settings.api_key,
+            client_key=self.settings.client_api_key,
         )
         if self.settings.local_visibility_timeout is not None:
             queue_id = sqs_function_config(self.template, PROCESSOR_FUNCTION).queue_id
@@ -141,6 +153,20 @@ class LocalService:
                 Attributes={"VisibilityTimeout": str(self.settings.local_visibility_timeout)},
             )
         return stack
+
+    def state(self) -> LocalState | None:
+        """Where this stack is, for `enrollment-clients --local`; None without a local stack."""
+        stack = self.stack
+        if self.emulator is None or stack is None:
+            return None
+        return LocalState(
+            endpoint_url=self.emulator.endpoint_url,
+            region=self.settings.region,
+            stack_name=stack.name,
+            usage_plan_id=stack.refs["ApiUsagePlan"],
+            clients_table=stack.refs["ClientsTable"],
+            api_url=self.api_url,
+        )
 
     def start(self) -> None:
         """Start the emulator, create the stack on it, then the API and the poller."""
@@ -160,10 +186,13 @@ class LocalService:
                 "Tables and queues of template.yaml created at %s", self.emulator.endpoint_url
             )
         env = self.function_environment(API_FUNCTION)
-        if self.emulator is not None:
-            env["API_KEY"] = self.settings.api_key
-            if self._api_aws_endpoint is not None:
-                env["AWS_ENDPOINT_URL"] = self._api_aws_endpoint(env["AWS_ENDPOINT_URL"])
+        if self.stack is not None:
+            # API Gateway's key check and throttling, in front of the app (local.gateway).
+            env["LOCAL_USAGE_PLAN_ID"] = self.stack.refs["ApiUsagePlan"]
+            env["LOCAL_KEY_ALIASES"] = json.dumps(self._key_aliases)
+            env.pop("API_KEY", None)
+        if self.emulator is not None and self._api_aws_endpoint is not None:
+            env["AWS_ENDPOINT_URL"] = self._api_aws_endpoint(env["AWS_ENDPOINT_URL"])
         args = ["--host", self.settings.host, "--port", str(self.settings.port)]
         self._api = self._spawn_function("local.api", args, env)
         if self.stack is not None:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from app.entrypoints.events import SAMPLE_API_KEY_ID
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
@@ -85,6 +87,7 @@ def provision(
     sqs: "SQSClient",
     prefix: str = "",
     exist_ok: bool = False,
+    api_key_id: str = SAMPLE_API_KEY_ID,
 ) -> Stack:
     """Create the template's DynamoDB tables and SQS queues (dead-letter queues first).
 
@@ -92,6 +95,9 @@ def provision(
     previous run provisioned); queues are always reused when their attributes match.
     """
     stack = Stack()
+    # API Gateway's key and usage plan are the local gateway's to create (local.gateway), which
+    # then replaces this: without a gateway, the stack's key is the one the sample events name.
+    stack.refs["ApiApiKey"] = api_key_id
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
         try:

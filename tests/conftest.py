@@ -4,7 +4,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +17,12 @@ from moto import mock_aws
 from starlette.types import ASGIApp
 
 import processor.handler
+from app.adapters import clients
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.factory import create_app
+from app.api.security import get_client_cache
 from app.config import get_settings
+from app.domain.clients import ALL_SCOPES, Client, Scope
 from local.api import server_config
 from local.aws_shapes import sqs_record
 from local.emulator import emulator_server
@@ -39,6 +42,7 @@ _CACHED_PROVIDERS = (
     get_dynamodb_client,
     get_sqs_client,
     get_enrollment_repository,
+    get_client_cache,
 )
 
 
@@ -131,6 +135,22 @@ def age_group(client: TestClient) -> Callable[[int, int], dict[str, Any]]:
         return body
 
     return create
+
+
+def add_client(
+    api_key_id: str,
+    scopes: Iterable[Scope] = ALL_SCOPES,
+    name: str | None = None,
+    enabled: bool = True,
+) -> Client:
+    """A client record in the stack's clients table, as `enrollment-clients add` writes it."""
+    client = Client(
+        api_key_id=api_key_id, name=name or api_key_id, scopes=frozenset(scopes), enabled=enabled
+    )
+    boto3.client("dynamodb").put_item(
+        TableName=get_settings().clients_table, Item=clients.to_item(client)
+    )
+    return client
 
 
 def queued_event(stack: Stack) -> dict[str, Any]:

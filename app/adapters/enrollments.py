@@ -71,7 +71,7 @@ class EnrollmentRepository:
 
 def to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
     """The enrollment as a DynamoDB item."""
-    return {
+    item: dict[str, AttributeValueTypeDef] = {
         "enrollment_id": {"S": str(enrollment.enrollment_id)},
         "name": {"S": enrollment.name},
         "age": {"N": str(enrollment.age)},
@@ -80,6 +80,9 @@ def to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
         "created_at": {"S": enrollment.created_at.isoformat()},
         "updated_at": {"S": enrollment.updated_at.isoformat()},
     }
+    if enrollment.owner is not None:
+        item["owner"] = {"S": enrollment.owner}
+    return item
 
 
 def from_item(item: dict[str, "AttributeValueTypeDef"]) -> Enrollment:
@@ -92,4 +95,5 @@ def from_item(item: dict[str, "AttributeValueTypeDef"]) -> Enrollment:
         status=EnrollmentStatus(item["status"]["S"]),
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
         updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+        owner=item["owner"]["S"] if "owner" in item else None,
     )

@@ -20,9 +20,11 @@ from app.domain.errors import (
     DependencyUnavailableError,
     IdempotencyKeyInvalidError,
     IdempotencyKeyReusedError,
+    MissingScopeError,
     NotFoundError,
     RefusalError,
     RequestInProgressError,
+    UnknownCallerError,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,10 +88,20 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
             "characters"
         ),
     },
-    status.HTTP_403_FORBIDDEN: {"model": Forbidden, "description": "Missing or wrong API key"},
+    status.HTTP_403_FORBIDDEN: {
+        "model": Forbidden,
+        "description": (
+            "Missing or wrong API key, a key of no enabled client, or a key without the "
+            "operation's scope (`x-scopes`), which `message` names"
+        ),
+    },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": ErrorDetail,
         "description": "Request body over 16 KiB",
+    },
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": Forbidden,
+        "description": "Over the key's usage plan or the stage's throttle: API Gateway's answer",
     },
     status.HTTP_500_INTERNAL_SERVER_ERROR: {
         "model": InternalError,
@@ -112,6 +124,14 @@ def request_id(request: Request) -> str:
 def forbidden_response() -> JSONResponse:
     """The answer to a missing or wrong API key: API Gateway's status and body."""
     return JSONResponse({"message": "Forbidden"}, status_code=status.HTTP_403_FORBIDDEN)
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return forbidden_response()
+
+
+async def _missing_scope(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"message": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
 
 
 # Domain errors that refuse a request for what it asks: its answer, and what a retry gets.
@@ -282,6 +302,8 @@ def register_exception_handlers(app: FastAPI) -> None:
     """Install the mapping from domain errors to responses on `app`."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
+    app.add_exception_handler(UnknownCallerError, _forbidden)
+    app.add_exception_handler(MissingScopeError, _missing_scope)
     app.add_exception_handler(RefusalError, _refused)
     app.add_exception_handler(ReplayedRefusalError, _replayed_refusal)
     app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)

@@ -1,6 +1,6 @@
 """The FastAPI application, built from the settings."""
 
-from fastapi import FastAPI, Security
+from fastapi import Depends, FastAPI
 
 from app.api.errors import COMMON_RESPONSES, UnhandledErrorMiddleware, register_exception_handlers
 from app.api.middleware import (
@@ -10,14 +10,14 @@ from app.api.middleware import (
     StageRootPathMiddleware,
 )
 from app.api.routers import age_groups, enrollments
-from app.api.security import ApiKeyMiddleware, api_key_header
+from app.api.security import ApiKeyMiddleware, get_caller
 from app.config import get_settings
 
 OPENAPI_URL = "/openapi.json"
 
 
 def create_app() -> FastAPI:
-    """Build the application from the settings; every route requires the API key."""
+    """Build the application from the settings; every route requires a known caller."""
     docs = get_settings().docs_enabled
     app = FastAPI(
         title="Enrollment service",
@@ -27,8 +27,9 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL if docs else None,
-        # The key's scheme, documented on every operation; ApiKeyMiddleware checks it.
-        dependencies=[Security(api_key_header)],
+        # Who calls (the key's scheme is documented on every operation); where the app checks the
+        # key itself, ApiKeyMiddleware has already refused a request without it.
+        dependencies=[Depends(get_caller)],
         responses=COMMON_RESPONSES,
         # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
         # `Host` header, and behind API Gateway it would lack the stage.

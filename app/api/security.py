@@ -1,15 +1,33 @@
-"""The API key check, for runs where API Gateway is not in front to do it."""
+"""Who calls, and with which rights: the API key's client and its scopes.
+
+On AWS, API Gateway checks the key (and its usage plan) before the function runs, and names it in
+the event (`requestContext.identity.apiKeyId`); `make run`'s gateway does the same locally. The
+app then knows the caller by that id: the stack's own key holds every scope, any other key must
+belong to an enabled client record, whose scopes it holds (`app.adapters.clients`). Where no
+gateway is in front and `API_KEY` is set, the app checks the key itself, as the stack's own.
+"""
 
 import hmac
 from collections.abc import Collection
+from functools import lru_cache
+from typing import Annotated, Any
 
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as ASGIScope
 
+from app.adapters.aws import get_dynamodb_client
+from app.adapters.clients import ClientCache, ClientRepository
+from app.api.concurrency import run_blocking
 from app.api.errors import forbidden_response
 from app.config import get_settings
+from app.domain.clients import ALL_SCOPES, Caller, Scope
+from app.domain.errors import MissingScopeError, UnknownCallerError
 
 API_KEY_HEADER = "x-api-key"
+# The caller of an app with no gateway in front and no key to check: tests, in one process.
+IN_PROCESS = "in-process"
 
 # Documents the key in the OpenAPI document (its security scheme, on every operation), for the
 # docs page's Authorize button; `ApiKeyMiddleware` checks it. auto_error=False: this reads the
@@ -34,7 +52,7 @@ class ApiKeyMiddleware:
         self.open_paths = frozenset(open_paths)
         self.open_prefixes = open_prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         expected = get_settings().api_key
         if (
             scope["type"] != "http"
@@ -49,3 +67,57 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         await forbidden_response()(scope, receive, send)
+
+
+@lru_cache
+def get_client_cache() -> ClientCache:
+    """The clients this process has asked about, for `CACHE_SECONDS` each."""
+    return ClientCache(ClientRepository(get_dynamodb_client(), get_settings().clients_table))
+
+
+async def get_caller(
+    request: Request, provided: Annotated[str | None, Security(api_key_header)]
+) -> Caller:
+    """The caller of this request, or `UnknownCallerError` (a 403).
+
+    `provided` documents the key's scheme on every operation, for the docs page's Authorize.
+    """
+    settings = get_settings()
+    event = request.scope.get("aws.event") or {}
+    identity = event.get("requestContext", {}).get("identity") or {}
+    if key_id := identity.get("apiKeyId"):
+        if key_id == settings.stack_api_key_id:
+            return Caller(api_key_id=key_id, scopes=ALL_SCOPES)
+        cache = get_client_cache()
+        fresh, client = cache.peek(key_id)
+        if not fresh:
+            client = await run_blocking(cache.get, key_id)
+        if client is None or not client.enabled:
+            raise UnknownCallerError
+        return Caller(api_key_id=key_id, scopes=client.scopes)
+    if settings.api_key is not None:
+        # ApiKeyMiddleware let the request in: it carries the configured key, the stack's own.
+        return Caller(api_key_id=settings.stack_api_key_id or "api-key", scopes=ALL_SCOPES)
+    if settings.aws_lambda_function_name is not None:
+        # On Lambda, an event without a key id did not come through a method that checks keys
+        # (a function URL, a method added by hand): nobody's request is served.
+        raise UnknownCallerError
+    return Caller(api_key_id=IN_PROCESS, scopes=ALL_SCOPES)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def requires(*scopes: Scope) -> Any:
+    """A dependency that lets the request through if the caller holds one of `scopes`."""
+
+    async def check(caller: CallerDep) -> None:
+        if not any(caller.may(scope) for scope in scopes):
+            raise MissingScopeError(scopes[0])
+
+    return Depends(check)
+
+
+def scope_docs(*scopes: Scope) -> dict[str, Any]:
+    """What an operation's OpenAPI entry says of the scopes it needs."""
+    return {"x-scopes": [str(scope) for scope in scopes]}

@@ -30,6 +30,21 @@ class AgeNotAllowedError(RefusalError):
         self.age = age
 
 
+class UnknownCallerError(ServiceError):
+    """The request's API key belongs to no enabled client: denied, as by default."""
+
+    def __init__(self) -> None:
+        super().__init__("Forbidden")
+
+
+class MissingScopeError(ServiceError):
+    """The caller's key lacks the scope the operation needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key lacks the scope {scope}")
+        self.scope = scope
+
+
 class IdempotencyKeyInvalidError(ServiceError):
     """An `Idempotency-Key` that is not 1 to 255 printable ASCII characters."""
 

@@ -31,6 +31,7 @@ def request_enrollment(
     age_groups: AgeGroupCatalog,
     queue: EnrollmentPublisher,
     unit: UnitOfWork,
+    owner: str | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.
 
@@ -53,6 +54,7 @@ def request_enrollment(
         status=EnrollmentStatus.PENDING,
         created_at=now,
         updated_at=now,
+        owner=owner,
     )
     queue.publish(enrollment.enrollment_id)
     unit.add(enrollment)

@@ -7,6 +7,9 @@ benchmarks use them too, so that every event the handler is shown has the shape 
 import json
 from typing import Any
 
+# The key id the events name by default: the stack's own key, where tests and benchmarks say so.
+SAMPLE_API_KEY_ID = "k1l2m3n4o5"
+
 
 def rest_event(
     method: str,
@@ -14,7 +17,7 @@ def rest_event(
     body: Any = None,
     headers: dict[str, str] | None = None,
     *,
-    api_key_id: str | None = "k1l2m3n4o5",
+    api_key_id: str | None = SAMPLE_API_KEY_ID,
     stage: str = "v1",
     base_path: str | None = None,
     request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",

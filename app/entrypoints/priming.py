@@ -42,7 +42,7 @@ from botocore.stub import Stubber
 from app.adapters import age_groups, enrollments
 from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.idempotency import IDEMPOTENCY_KEY_HEADER
-from app.api.security import API_KEY_HEADER
+from app.api.security import API_KEY_HEADER, get_client_cache
 from app.config import get_settings
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
@@ -135,8 +135,14 @@ def _primed_event(request: PrimedRequest) -> dict[str, Any]:
     api_key = get_settings().api_key
     if api_key is not None:
         headers[API_KEY_HEADER] = api_key.get_secret_value()
+    # As the stack's own key: it holds every scope, with no client record to read.
     return rest_event(
-        request.method, request.path, request.body, headers, request_id="snapstart-priming"
+        request.method,
+        request.path,
+        request.body,
+        headers,
+        api_key_id=get_settings().stack_api_key_id,
+        request_id="snapstart-priming",
     )
 
 
@@ -167,6 +173,8 @@ def prime(handler: Handler) -> dict[str, int]:
         for stubber in stubbers.values():
             stubber.deactivate()
     _warm_http()
+    # A restored environment asks DynamoDB about each client afresh: revocation holds.
+    get_client_cache().clear()
     if not isinstance(get_aws_session().get_credentials(), RefreshableCredentials):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()

@@ -31,7 +31,7 @@ from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.app.faults import take_effect_then_time_out, unavailable
-from tests.conftest import VALID_CPF, queued_messages
+from tests.conftest import VALID_CPF, add_client, queued_messages
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
 KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324"
@@ -59,6 +59,15 @@ def queued_ids(stack: Stack) -> list[str]:
 
 
 pytestmark = pytest.mark.usefixtures("no_backoff")
+
+
+@pytest.fixture(autouse=True)
+def callers(request: pytest.FixtureRequest) -> None:
+    """The clients whose keys the Lambda events below name, with every scope."""
+    for name in {"stack", "served_stack"} & set(request.fixturenames):
+        request.getfixturevalue(name)
+        for api_key_id in ("key-a", "key-b"):
+            add_client(api_key_id)
 
 
 # --- No key ---

@@ -115,6 +115,9 @@ def start_stack(log_dir: Path) -> RunningStack:
         "LOCAL_EMULATOR_PORT": str(emulator_port),
         "PROCESSING_DELAY_SECONDS": str(PROCESSING_DELAY),
         "LOCAL_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "LOCAL_STATE_FILE": str(log_dir / f"stack-{api_port}.json"),
+        # A revoked key is refused within this.
+        "LOCAL_GATEWAY_REFRESH_SECONDS": "0.5",
     }
     log = log_dir / f"local-{api_port}.log"
     stream: IO[bytes] = log.open("wb")

@@ -9,6 +9,8 @@ from app.api.concurrency import run_blocking
 from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
 from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
 from app.api.routers import LOCATION_HEADER, location
+from app.api.security import requires, scope_docs
+from app.domain.clients import Scope
 from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
 from app.domain.services import register_age_group
 
@@ -25,6 +27,8 @@ class Message(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     responses={status.HTTP_201_CREATED: {"headers": LOCATION_HEADER}, **IDEMPOTENT_RESPONSES},
+    dependencies=[requires(Scope.AGE_GROUPS_WRITE)],
+    openapi_extra=scope_docs(Scope.AGE_GROUPS_WRITE),
 )
 async def create_age_group(
     new: AgeGroupCreate,
@@ -32,7 +36,7 @@ async def create_age_group(
     request: Request,
     response: Response,
 ) -> AgeGroup:
-    """Register an age group; `Location` is its URL."""
+    """Register an age group; `Location` is its URL. Scope: `age-groups:write`."""
     group = await run_blocking(
         idempotency.run, AgeGroup, lambda unit: register_age_group(new, unit)
     )
@@ -42,9 +46,13 @@ async def create_age_group(
     return group
 
 
-@router.get("")
+@router.get(
+    "",
+    dependencies=[requires(Scope.AGE_GROUPS_READ)],
+    openapi_extra=scope_docs(Scope.AGE_GROUPS_READ),
+)
 async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
-    """List every age group, ordered by `(min_age, max_age)`."""
+    """List every age group, ordered by `(min_age, max_age)`. Scope: `age-groups:read`."""
     return await run_blocking(repository.list)
 
 
@@ -53,8 +61,10 @@ async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
     responses={
         status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "No age group has this id"}
     },
+    dependencies=[requires(Scope.AGE_GROUPS_WRITE)],
+    openapi_extra=scope_docs(Scope.AGE_GROUPS_WRITE),
 )
 async def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
-    """Delete an age group."""
+    """Delete an age group. Scope: `age-groups:write`."""
     await run_blocking(repository.delete, age_group_id)
     return Message(message=f"Age group {age_group_id} deleted")

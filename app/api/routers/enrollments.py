@@ -16,7 +16,10 @@ from app.api.dependencies import (
 )
 from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
 from app.api.routers import LOCATION_HEADER, location
+from app.api.security import CallerDep, requires, scope_docs
 from app.config import get_settings
+from app.domain.clients import Scope
+from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
 from app.domain.services import request_enrollment
 
@@ -69,20 +72,26 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
         },
         **IDEMPOTENT_RESPONSES,
     },
+    dependencies=[requires(Scope.ENROLLMENTS_WRITE)],
+    openapi_extra=scope_docs(Scope.ENROLLMENTS_WRITE),
 )
 async def create_enrollment(
     new: EnrollmentCreate,
     age_groups: AgeGroupRepositoryDep,
     queue: EnrollmentQueueDep,
     idempotency: IdempotencyDep,
+    caller: CallerDep,
     request: Request,
     response: Response,
 ) -> Enrollment:
-    """Request an enrollment, processed asynchronously: read it (`Location`) after `Retry-After`."""
+    """Request an enrollment, processed asynchronously: read it (`Location`) after `Retry-After`.
+
+    Scope: `enrollments:write`. The enrollment belongs to the caller's key.
+    """
     enrollment = await run_blocking(
         idempotency.run,
         Enrollment,
-        lambda unit: request_enrollment(new, age_groups, queue, unit),
+        lambda unit: request_enrollment(new, age_groups, queue, unit, owner=caller.api_key_id),
     )
     response.headers["Location"] = location(
         request, "get_enrollment", enrollment_id=enrollment.enrollment_id
@@ -97,14 +106,25 @@ async def create_enrollment(
         status.HTTP_200_OK: {"headers": RETRY_AFTER_HEADER},
         status.HTTP_404_NOT_FOUND: {
             "model": ErrorDetail,
-            "description": "No enrollment has this id",
+            "description": "No enrollment has this id, or none the caller may read",
         },
     },
+    dependencies=[requires(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL)],
+    openapi_extra=scope_docs(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL),
 )
 async def get_enrollment(
-    enrollment_id: UUID, enrollments: EnrollmentRepositoryDep, response: Response
+    enrollment_id: UUID,
+    enrollments: EnrollmentRepositoryDep,
+    caller: CallerDep,
+    response: Response,
 ) -> Enrollment:
-    """Read an enrollment and its status; while PENDING, read it again after `Retry-After`."""
+    """Read an enrollment and its status; while PENDING, read it again after `Retry-After`.
+
+    Scope: `enrollments:read` for the caller's own enrollments, `enrollments:read-all` for any.
+    Another caller's enrollment is a `404`, as an unknown one: its existence is not revealed.
+    """
     enrollment = await run_blocking(enrollments.get, enrollment_id)
+    if not caller.may(Scope.ENROLLMENTS_READ_ALL) and enrollment.owner != caller.api_key_id:
+        raise NotFoundError("Enrollment", enrollment_id)
     set_retry_after(response, enrollment)
     return enrollment

@@ -129,3 +129,6 @@ class Enrollment(BaseModel):
     status: EnrollmentStatus
     created_at: datetime
     updated_at: datetime
+    # The id of the API key that requested it: only that caller may read it, unless another
+    # holds `enrollments:read-all`. Never part of an answer.
+    owner: str | None = Field(default=None, exclude=True)

@@ -1,0 +1,98 @@
+"""The clients table: one record per API key that may call the API, with its scopes.
+
+`enrollment-clients` (local/clients.py) writes it; the API only reads it, through `ClientCache`,
+which asks DynamoDB about a key at most once per `CACHE_SECONDS`: a revoked client is refused
+within that time, and a busy client costs one read a minute at most per execution environment.
+"""
+
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from app.adapters.errors import translate_aws_errors
+from app.domain.clients import Client, Scope
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+DEPENDENCY = "The clients table"
+# Revocation is promised within 60 s: a cached answer is at most this old.
+CACHE_SECONDS = 30.0
+
+
+class ClientRepository:
+    """Client records, keyed by `api_key_id`."""
+
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+        self._client = client
+        self._table_name = table_name
+
+    def get(self, api_key_id: str) -> Client | None:
+        """The client of an API key, or None if no record names it."""
+        with translate_aws_errors(DEPENDENCY):
+            response = self._client.get_item(
+                TableName=self._table_name, Key={"api_key_id": {"S": api_key_id}}
+            )
+        item = response.get("Item")
+        return None if item is None else from_item(item)
+
+
+class ClientCache:
+    """What `ClientRepository.get` answered for each key, for `CACHE_SECONDS`."""
+
+    def __init__(self, repository: ClientRepository, seconds: float = CACHE_SECONDS) -> None:
+        self._repository = repository
+        self._seconds = seconds
+        self._answers: dict[str, tuple[float, Client | None]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, api_key_id: str) -> tuple[bool, Client | None]:
+        """Whether a fresh answer is cached for the key, and that answer: no call to DynamoDB."""
+        with self._lock:
+            cached = self._answers.get(api_key_id)
+        if cached is not None and time.monotonic() - cached[0] < self._seconds:
+            return True, cached[1]
+        return False, None
+
+    def get(self, api_key_id: str) -> Client | None:
+        """The client of an API key, as DynamoDB said at most `CACHE_SECONDS` ago."""
+        fresh, client = self.peek(api_key_id)
+        if fresh:
+            return client
+        now = time.monotonic()
+        client = self._repository.get(api_key_id)
+        with self._lock:
+            self._answers[api_key_id] = (now, client)
+        return client
+
+    def clear(self) -> None:
+        """Forget every answer (a SnapStart snapshot must hold none)."""
+        with self._lock:
+            self._answers.clear()
+
+
+def to_item(client: Client) -> dict[str, "AttributeValueTypeDef"]:
+    """The client as a DynamoDB item."""
+    item: dict[str, AttributeValueTypeDef] = {
+        "api_key_id": {"S": client.api_key_id},
+        "name": {"S": client.name},
+        "scopes": {"SS": sorted(client.scopes)},
+        "enabled": {"BOOL": client.enabled},
+    }
+    if client.created_at is not None:
+        item["created_at"] = {"S": client.created_at.isoformat()}
+    return item
+
+
+def from_item(item: dict[str, "AttributeValueTypeDef"]) -> Client:
+    """The client a DynamoDB item holds."""
+    created = item.get("created_at", {}).get("S")
+    return Client(
+        api_key_id=item["api_key_id"]["S"],
+        name=item["name"]["S"],
+        scopes=frozenset(Scope(scope) for scope in item.get("scopes", {}).get("SS", [])),
+        enabled=item.get("enabled", {}).get("BOOL", False),
+        created_at=datetime.fromisoformat(created) if created else None,
+    )

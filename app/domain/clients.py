@@ -1,0 +1,46 @@
+"""The callers of the API and their rights: each API key belongs to a client with scopes.
+
+The stack's own key (the template's) holds every scope; a client added later holds what it was
+given, by default what a partner needs to submit and follow its own enrollments.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Scope(StrEnum):
+    """A right over one resource, as `resource:access`."""
+
+    AGE_GROUPS_READ = "age-groups:read"
+    AGE_GROUPS_WRITE = "age-groups:write"
+    ENROLLMENTS_WRITE = "enrollments:write"
+    # The enrollments the client created, and no other.
+    ENROLLMENTS_READ = "enrollments:read"
+    ENROLLMENTS_READ_ALL = "enrollments:read-all"
+
+
+ALL_SCOPES = frozenset(Scope)
+DEFAULT_SCOPES = frozenset({Scope.AGE_GROUPS_READ, Scope.ENROLLMENTS_WRITE, Scope.ENROLLMENTS_READ})
+
+
+class Client(BaseModel):
+    """A caller of the API: its API key's id, its name, its scopes, and whether it may call."""
+
+    api_key_id: str
+    name: str
+    scopes: frozenset[Scope]
+    enabled: bool = True
+    created_at: datetime | None = None
+
+
+class Caller(BaseModel):
+    """Who sends a request: the id of its API key, and the scopes that key holds."""
+
+    api_key_id: str
+    scopes: frozenset[Scope]
+
+    def may(self, scope: Scope) -> bool:
+        """Whether the caller holds `scope`."""
+        return scope in self.scopes

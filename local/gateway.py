@@ -1,0 +1,232 @@
+"""What API Gateway does in front of the API, done locally from the same definitions.
+
+`make run` creates the template's usage plan and the API keys in the emulator's API Gateway
+(`provision_gateway`), as the stack has them on AWS: the stack's own key (`local-dev-key`) and a
+client's (`local-client-key`, with the default scopes). `LocalGateway` then answers every request
+as API Gateway would, before the app sees it:
+
+- no API key, a key sent twice, an unknown or disabled key, or a key of no usage plan: `403
+  {"message": "Forbidden"}`, whatever the path, method or body (the local docs pages aside);
+- past the usage plan's `RateLimit`/`BurstLimit` for the key, or the stage's `MethodSettings`
+  throttle for all keys together: `429 {"message": "Too Many Requests"}`;
+- otherwise the request goes on, naming its key as API Gateway's event does
+  (`requestContext.identity.apiKeyId`), so the app knows the caller as it does on Lambda.
+
+The keys are read from the emulator again at most every `LOCAL_GATEWAY_REFRESH_SECONDS`, so a key
+disabled by `enrollment-clients revoke --local` is refused within that time.
+
+API Gateway takes no key value shorter than 20 characters, and `local-dev-key` is shorter: the two
+local keys are created with values of API Gateway's choosing, and the gateway also knows them by
+these short aliases (`LOCAL_KEY_ALIASES`); whether each is enabled is still the emulator's word.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.adapters import clients
+from app.domain.clients import DEFAULT_SCOPES, Client
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from local.template import Stack
+
+API_RESOURCE = "Api"
+# Paths API Gateway does not guard in `make run`: Swagger UI and the schema it reads.
+OPEN_PATHS = ("/docs", "/openapi.json")
+LOCAL_CLIENT_NAME = "local-client"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A steady rate (requests a second) and a burst, as API Gateway's token bucket takes them."""
+
+    rate: float
+    burst: int
+
+
+def usage_plan_throttle(template: dict[str, Any]) -> Throttle:
+    """The usage plan's throttle, per key, from the template's API."""
+    plan = template["Resources"][API_RESOURCE]["Properties"]["Auth"]["UsagePlan"]["Throttle"]
+    return Throttle(float(plan["RateLimit"]), int(plan["BurstLimit"]))
+
+
+def stage_throttle(template: dict[str, Any]) -> Throttle:
+    """The stage's method throttling, for all keys together, from the template's API."""
+    [settings] = template["Resources"][API_RESOURCE]["Properties"]["MethodSettings"]
+    return Throttle(float(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"]))
+
+
+def provision_gateway(
+    template: dict[str, Any],
+    apigateway: "APIGatewayClient",
+    dynamodb: "DynamoDBClient",
+    stack: "Stack",
+    stack_key: str,
+    client_key: str,
+) -> dict[str, str]:
+    """Create the usage plan and both keys in the emulator; record their ids in `stack`.
+
+    The stack's key becomes `!Ref ApiApiKey` and the plan `!Ref ApiUsagePlan`, as SAM names
+    them; the client's key gets a record with the default scopes in the clients table. Returns
+    the aliases: each local key's value, and the id of the key it stands for.
+    """
+    auth = template["Resources"][API_RESOURCE]["Properties"]["Auth"]["UsagePlan"]
+    throttle = usage_plan_throttle(template)
+    plan = apigateway.create_usage_plan(
+        name=f"{stack.name}-plan",
+        description=auth.get("Description", ""),
+        throttle={"rateLimit": throttle.rate, "burstLimit": throttle.burst},
+        quota={"limit": int(auth["Quota"]["Limit"]), "period": auth["Quota"]["Period"]},
+    )
+    stack.refs["ApiUsagePlan"] = plan["id"]
+    keys: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    for name, value in (("stack", stack_key), (LOCAL_CLIENT_NAME, client_key)):
+        key = apigateway.create_api_key(name=f"{stack.name}-{name}", enabled=True)
+        apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        keys[name] = key["id"]
+        aliases[value] = key["id"]
+    stack.refs["ApiApiKey"] = keys["stack"]
+    record = Client(
+        api_key_id=keys[LOCAL_CLIENT_NAME], name=LOCAL_CLIENT_NAME, scopes=DEFAULT_SCOPES
+    )
+    dynamodb.put_item(TableName=stack.refs["ClientsTable"], Item=clients.to_item(record))
+    return aliases
+
+
+class TokenBucket:
+    """API Gateway's throttle: `burst` requests at once, refilled at `rate` a second."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self._throttle = throttle
+        self._tokens = float(throttle.burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Take a token if one is left; False means throttled."""
+        with self._lock:
+            now = time.monotonic()
+            refill = (now - self._at) * self._throttle.rate
+            self._tokens = min(float(self._throttle.burst), self._tokens + refill)
+            self._at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+@dataclass
+class _Keys:
+    """The enabled keys of the usage plan, by value, as last read from the emulator."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    read_at: float = float("-inf")
+
+
+class LocalGateway:
+    """ASGI middleware: API Gateway's key check and throttling in front of the app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        apigateway: "APIGatewayClient",
+        usage_plan_id: str,
+        per_key: Throttle,
+        stage: Throttle,
+        refresh_seconds: float = 10.0,
+        aliases: dict[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self._apigateway = apigateway
+        self._usage_plan_id = usage_plan_id
+        self._per_key = per_key
+        self._stage = TokenBucket(stage)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._refresh_seconds = refresh_seconds
+        self._keys = _Keys()
+        self._aliases = aliases or {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        values = [value for name, value in scope["headers"] if name == b"x-api-key"]
+        if time.monotonic() - self._keys.read_at > self._refresh_seconds:
+            await run_in_threadpool(self._refresh)
+        key_id = self._keys.ids.get(values[0].decode("latin-1")) if len(values) == 1 else None
+        if key_id is None:
+            await _answer(send, 403, "Forbidden")
+            return
+        if not self._bucket(key_id).take() or not self._stage.take():
+            await _answer(send, 429, "Too Many Requests")
+            return
+        identity = {"apiKeyId": key_id, "apiKey": values[0].decode("latin-1")}
+        scope = {**scope, "aws.event": {"requestContext": {"identity": identity}}}
+        await self.app(scope, receive, send)
+
+    def _bucket(self, key_id: str) -> TokenBucket:
+        with self._lock:
+            return self._buckets.setdefault(key_id, TokenBucket(self._per_key))
+
+    def _refresh(self) -> None:
+        attached = {
+            key["id"]
+            for key in _pages(
+                self._apigateway.get_usage_plan_keys, "items", usagePlanId=self._usage_plan_id
+            )
+        }
+        usable = {
+            key["id"]: key.get("value")
+            for key in _pages(self._apigateway.get_api_keys, "items", includeValues=True)
+            if key.get("enabled") and key["id"] in attached
+        }
+        ids = {value: key_id for key_id, value in usable.items() if value}
+        ids |= {alias: key_id for alias, key_id in self._aliases.items() if key_id in usable}
+        self._keys = _Keys(ids, time.monotonic())
+
+
+def _pages(operation: Any, field_name: str, **params: Any) -> Iterable[dict[str, Any]]:
+    while True:
+        page = operation(**params)
+        yield from page.get(field_name, [])
+        if not page.get("position"):
+            return
+        params["position"] = page["position"]
+
+
+async def _answer(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def gateway_app(
+    app: ASGIApp,
+    template: dict[str, Any],
+    usage_plan_id: str,
+    refresh_seconds: float,
+    aliases: dict[str, str],
+) -> LocalGateway:
+    """`app` behind the gateway of `template`'s API, with the emulator's keys."""
+    return LocalGateway(
+        app,
+        boto3.client("apigateway"),
+        usage_plan_id,
+        usage_plan_throttle(template),
+        stage_throttle(template),
+        refresh_seconds,
+        aliases,
+    )

@@ -1,0 +1,318 @@
+"""Clients and their scopes: every caller has only the rights its key holds.
+
+Through the TestClient, the app sits behind the local gateway (`local.gateway`), with the usage
+plan and keys in moto's API Gateway as `make run` creates them; through `app.main.handler`, the
+caller is the key API Gateway names in the REST event.
+"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.api.security import get_client_cache
+from app.config import get_settings
+from app.domain.clients import ALL_SCOPES, DEFAULT_SCOPES, Scope
+from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
+from local.aws_shapes import LambdaContext
+from local.gateway import LocalGateway, Throttle, gateway_app, provision_gateway
+from local.template import Stack, load_template
+from tests.conftest import VALID_CPF, add_client
+
+ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
+STACK_KEY = "stack-key-of-the-tests"
+CLIENT_KEY = "client-key-of-the-tests"
+
+
+@pytest.fixture
+def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The app behind the local gateway, keys and plan in moto; the stack key's id configured."""
+    template = load_template()
+    aliases = provision_gateway(
+        template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
+    )
+    monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["ApiApiKey"])
+    get_settings.cache_clear()
+    app = gateway_app(create_app(), template, stack.refs["ApiUsagePlan"], 0, aliases)
+    with TestClient(app) as client:
+        yield client
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"x-api-key": key}
+
+
+def new_client_key(scopes: frozenset[Scope] = DEFAULT_SCOPES) -> str:
+    """A client added as `enrollment-clients add` does: its key on the plan, its record."""
+    apigateway = boto3.client("apigateway")
+    plan = apigateway.get_usage_plans()["items"][0]["id"]
+    key = apigateway.create_api_key(name="partner", enabled=True)
+    apigateway.create_usage_plan_key(usagePlanId=plan, keyId=key["id"], keyType="API_KEY")
+    add_client(key["id"], scopes, name=f"partner-{key['id']}")
+    return str(key["value"])
+
+
+def test_the_stack_key_holds_every_scope(gateway: TestClient) -> None:
+    created = gateway.post(
+        "/age-groups", json={"min_age": 0, "max_age": 150}, headers=as_key(STACK_KEY)
+    )
+    assert created.status_code == 201
+    enrolled = gateway.post("/enrollments", json=ENROLLMENT, headers=as_key(STACK_KEY))
+    assert enrolled.status_code == 202
+    deleted = gateway.delete(
+        f"/age-groups/{created.json()['age_group_id']}", headers=as_key(STACK_KEY)
+    )
+    assert deleted.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "scope"),
+    [
+        ("POST", "/age-groups", {"min_age": 0, "max_age": 9}, "age-groups:write"),
+        ("DELETE", "/age-groups/00000000-0000-4000-8000-000000000000", None, "age-groups:write"),
+    ],
+)
+def test_a_client_with_the_default_scopes_is_refused_the_rest_naming_the_scope(
+    gateway: TestClient, method: str, path: str, body: Any, scope: str
+) -> None:
+    response = gateway.request(method, path, json=body, headers=as_key(CLIENT_KEY))
+
+    assert response.status_code == 403
+    assert response.json() == {"message": f"This API key lacks the scope {scope}"}
+
+
+def test_a_client_without_a_scope_is_refused_each_operation_it_needs(gateway: TestClient) -> None:
+    key = new_client_key(frozenset({Scope.AGE_GROUPS_WRITE}))
+
+    refused = {
+        "age-groups:read": gateway.get("/age-groups", headers=as_key(key)),
+        "enrollments:write": gateway.post("/enrollments", json=ENROLLMENT, headers=as_key(key)),
+        "enrollments:read": gateway.get(
+            "/enrollments/00000000-0000-4000-8000-000000000000", headers=as_key(key)
+        ),
+    }
+    for scope, response in refused.items():
+        assert response.status_code == 403, scope
+        assert response.json() == {"message": f"This API key lacks the scope {scope}"}
+
+
+def test_a_client_reads_its_own_enrollments_and_no_one_elses(gateway: TestClient) -> None:
+    gateway.post("/age-groups", json={"min_age": 0, "max_age": 150}, headers=as_key(STACK_KEY))
+    mine = gateway.post("/enrollments", json=ENROLLMENT, headers=as_key(CLIENT_KEY)).json()
+    theirs = gateway.post("/enrollments", json=ENROLLMENT, headers=as_key(STACK_KEY)).json()
+    other_key = new_client_key()
+
+    own = gateway.get(f"/enrollments/{mine['enrollment_id']}", headers=as_key(CLIENT_KEY))
+    other = gateway.get(f"/enrollments/{theirs['enrollment_id']}", headers=as_key(CLIENT_KEY))
+    not_for_the_other = gateway.get(
+        f"/enrollments/{mine['enrollment_id']}", headers=as_key(other_key)
+    )
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+    unknown = gateway.get(f"/enrollments/{unknown_id}", headers=as_key(CLIENT_KEY))
+
+    assert own.status_code == 200
+    assert own.json() == mine
+    assert "owner" not in own.json()
+    assert (other.status_code, not_for_the_other.status_code) == (404, 404)
+    assert other.json() == {"detail": f"Enrollment {theirs['enrollment_id']} not found"}
+    assert unknown.json() == {"detail": f"Enrollment {unknown_id} not found"}
+
+
+def test_read_all_reads_every_clients_enrollments(gateway: TestClient) -> None:
+    gateway.post("/age-groups", json={"min_age": 0, "max_age": 150}, headers=as_key(STACK_KEY))
+    theirs = gateway.post("/enrollments", json=ENROLLMENT, headers=as_key(CLIENT_KEY)).json()
+    auditor = new_client_key(frozenset({Scope.ENROLLMENTS_READ_ALL}))
+
+    response = gateway.get(f"/enrollments/{theirs['enrollment_id']}", headers=as_key(auditor))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, as_key("no-such-key"), as_key(""), [("x-api-key", STACK_KEY), ("x-api-key", STACK_KEY)]],
+    ids=["none", "unknown", "empty", "twice"],
+)
+def test_the_gateway_refuses_a_bad_key_before_anything_else(
+    gateway: TestClient, headers: Any
+) -> None:
+    for method, path, body in (
+        ("POST", "/age-groups", b"{not json"),
+        ("GET", "/no-such-route", None),
+        ("PATCH", "/enrollments", None),
+    ):
+        response = gateway.request(method, path, content=body, headers=headers)
+        assert response.status_code == 403
+        assert response.content == b'{"message":"Forbidden"}'
+
+
+def test_the_docs_pages_are_open(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCS_ENABLED", "true")
+    get_settings.cache_clear()
+    template = load_template()
+    aliases = provision_gateway(
+        template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
+    )
+    app = gateway_app(create_app(), template, stack.refs["ApiUsagePlan"], 0, aliases)
+    with TestClient(app) as client:
+        assert client.get("/docs").status_code == 200
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_a_revoked_key_is_refused(gateway: TestClient) -> None:
+    key = new_client_key()
+    assert gateway.get("/age-groups", headers=as_key(key)).status_code == 200
+    apigateway = boto3.client("apigateway")
+    [listed] = [
+        k for k in apigateway.get_api_keys(includeValues=True)["items"] if k.get("value") == key
+    ]
+    apigateway.update_api_key(
+        apiKey=listed["id"],
+        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
+    )
+
+    assert gateway.get("/age-groups", headers=as_key(key)).status_code == 403
+
+
+def test_each_key_is_throttled_alone_and_all_together(stack: Stack) -> None:
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    template = load_template()
+    aliases = provision_gateway(
+        template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
+    )
+    plan = stack.refs["ApiUsagePlan"]
+    gateway = LocalGateway(
+        ok, boto3.client("apigateway"), plan, Throttle(0.001, 2), Throttle(0.001, 3), 60, aliases
+    )
+    # No `with`: this stand-in app has no lifespan.
+    client = TestClient(gateway)
+    first = [client.get("/", headers=as_key(STACK_KEY)).status_code for _ in range(3)]
+    other = [client.get("/", headers=as_key(CLIENT_KEY)).status_code for _ in range(2)]
+    throttled = client.get("/", headers=as_key(CLIENT_KEY))
+
+    # Per key: a burst of 2. All keys together: a burst of 3.
+    assert first == [200, 200, 429]
+    assert other == [200, 429]
+    assert throttled.status_code == 429
+    assert throttled.content == b'{"message":"Too Many Requests"}'
+
+
+# --- Through app.main.handler, as API Gateway invokes it ---
+
+
+@pytest.fixture
+def invoke(stack: Stack) -> Iterator[Any]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def call(method: str, path: str, body: Any = None, **event: Any) -> tuple[int, Any]:
+        from app.main import handler
+
+        response = handler(rest_event(method, path, body, **event), LambdaContext())
+        return response["statusCode"], json.loads(response["body"])
+
+    yield call
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_on_lambda_each_row_of_the_scopes(invoke: Any) -> None:
+    assert invoke("POST", "/age-groups", {"min_age": 0, "max_age": 150})[0] == 201
+    add_client("partner-key-id", DEFAULT_SCOPES)
+    add_client("auditor-key-id", {Scope.ENROLLMENTS_READ_ALL})
+
+    status, mine = invoke("POST", "/enrollments", ENROLLMENT, api_key_id="partner-key-id")
+    assert status == 202
+    assert invoke(
+        "POST", "/age-groups", {"min_age": 1, "max_age": 2}, api_key_id="partner-key-id"
+    ) == (
+        403,
+        {"message": "This API key lacks the scope age-groups:write"},
+    )
+    path = f"/enrollments/{mine['enrollment_id']}"
+    assert invoke("GET", path, api_key_id="partner-key-id")[0] == 200
+    assert invoke("GET", path, api_key_id="auditor-key-id")[0] == 200
+    assert invoke("GET", path, api_key_id=SAMPLE_API_KEY_ID)[0] == 200
+    add_client("other-key-id", DEFAULT_SCOPES)
+    assert invoke("GET", path, api_key_id="other-key-id")[0] == 404
+
+
+def test_on_lambda_a_key_no_client_knows_is_forbidden(invoke: Any) -> None:
+    add_client("disabled-key-id", ALL_SCOPES, enabled=False)
+
+    assert invoke("GET", "/age-groups", api_key_id="made-by-hand") == (
+        403,
+        {"message": "Forbidden"},
+    )
+    assert invoke("GET", "/age-groups", api_key_id="disabled-key-id") == (
+        403,
+        {"message": "Forbidden"},
+    )
+
+
+def test_on_lambda_an_event_without_a_key_id_is_forbidden(
+    invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "enrollment-api")
+    get_settings.cache_clear()
+
+    assert invoke("GET", "/age-groups", api_key_id=None) == (403, {"message": "Forbidden"})
+    assert invoke("GET", "/age-groups")[0] == 200
+
+
+def test_a_revoked_client_is_refused_once_its_cached_answer_is_older_than_30_s(
+    invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_client("revoked-key-id", DEFAULT_SCOPES)
+    assert invoke("GET", "/age-groups", api_key_id="revoked-key-id")[0] == 200
+    add_client("revoked-key-id", DEFAULT_SCOPES, enabled=False)
+    # Cached: the read that knew it is younger than 30 s.
+    assert invoke("GET", "/age-groups", api_key_id="revoked-key-id")[0] == 200
+
+    import time
+
+    later = time.monotonic() + 31
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+
+    assert invoke("GET", "/age-groups", api_key_id="revoked-key-id")[0] == 403
+
+
+def test_a_client_costs_one_read_per_cache_period(invoke: Any) -> None:
+    add_client("busy-key-id", DEFAULT_SCOPES)
+    reads: list[str] = []
+    from app.adapters.aws import get_dynamodb_client
+
+    get_dynamodb_client().meta.events.register(
+        "provide-client-params.dynamodb.GetItem",
+        lambda params, **_: reads.append(params["TableName"]),
+    )
+    for _ in range(5):
+        assert invoke("GET", "/age-groups", api_key_id="busy-key-id")[0] == 200
+
+    assert reads == [get_settings().clients_table]
+    assert get_client_cache().peek("busy-key-id")[0]
+
+
+def test_the_openapi_document_states_each_operations_scope_and_403_and_429(
+    stack: Stack,
+) -> None:
+    schema = create_app().openapi()
+    expected = {
+        ("get", "/age-groups"): ["age-groups:read"],
+        ("post", "/age-groups"): ["age-groups:write"],
+        ("delete", "/age-groups/{age_group_id}"): ["age-groups:write"],
+        ("post", "/enrollments"): ["enrollments:write"],
+        ("get", "/enrollments/{enrollment_id}"): ["enrollments:read", "enrollments:read-all"],
+    }
+    for (method, path), scopes in expected.items():
+        operation = schema["paths"][path][method]
+        assert operation["x-scopes"] == scopes
+        assert {"403", "429"} <= operation["responses"].keys()
