@@ -558,7 +558,7 @@ def plan(
                 "usage plan Quota (requests a month per key, template.yaml)",
                 monthly_quota,
                 api_rps * SECONDS_PER_MONTH,
-                "template.yaml Api Auth UsagePlan Quota",
+                "template.yaml UsagePlan Quota",
             )
         )
     limits.sort(key=lambda limit: limit.headroom)
@@ -600,10 +600,10 @@ def plan_lines(result: Plan) -> list[str]:
         f"MaximumBatchingWindowInSeconds {result.batching_window_seconds:g}, "
         f"ScalingConfig.MaximumConcurrency {result.maximum_concurrency} "
         f"(clears {result.processor_capacity:,.0f}/s, {HEADROOM:g}x the rate)",
-        f"  Api UsagePlan Throttle: RateLimit {result.usage_plan_rate}, BurstLimit "
+        f"  UsagePlan Throttle: RateLimit {result.usage_plan_rate}, BurstLimit "
         f"{result.usage_plan_burst} per API key ({result.api_requests_per_second:,.0f} "
         "requests/s: POST and polls following Retry-After)",
-        f"  Api UsagePlan Quota: at least {monthly_requests:,} requests a MONTH per key, or none",
+        f"  UsagePlan Quota: at least {monthly_requests:,} requests a MONTH per key, or none",
         f"  Api stage MethodSettings: ThrottlingRateLimit {result.stage_rate}, "
         f"ThrottlingBurstLimit {result.stage_burst} (all keys together)",
         f"  Account Lambda concurrency: at least {result.account_concurrency} "

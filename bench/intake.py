@@ -38,7 +38,7 @@ def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
     """The local delay, and the AWS intake and capacity it is scaled from."""
     config = sqs_function_config(aws.template, "ProcessorFunction")
     resources = aws.template["Resources"]
-    plan = resources["Api"]["Properties"]["Auth"]["UsagePlan"]["Throttle"]
+    plan = resources["UsagePlan"]["Properties"]["Throttle"]
     variables = resources["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
     slots = config.maximum_concurrency * config.batch_size
     capacity = slots / float(variables["PROCESSING_DELAY_SECONDS"])

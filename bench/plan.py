@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"make plan: {exc}", file=sys.stderr)
         return 2
-    quota = load_template()["Resources"]["Api"]["Properties"]["Auth"]["UsagePlan"].get("Quota")
+    quota = load_template()["Resources"]["UsagePlan"]["Properties"].get("Quota")
     result = plan(rate, load_measured(), monthly_quota=quota["Limit"] if quota else None)
     print("\n".join(plan_lines(result)))
     print(f"\n(measured quantities: {MEASURED_PATH.name}, written by make bench)")

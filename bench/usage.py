@@ -239,9 +239,7 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
             "PROCESSING_DELAY_SECONDS"
         ]
     )
-    admitted_rate = float(
-        resources["Api"]["Properties"]["Auth"]["UsagePlan"]["Throttle"]["RateLimit"]
-    )
+    admitted_rate = float(resources["UsagePlan"]["Properties"]["Throttle"]["RateLimit"])
 
     # The runs first: each starts a local stack with an emulator of its own, unless this
     # process's environment already points at the benchmarks' one, as the calls below make it.

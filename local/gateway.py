@@ -56,7 +56,7 @@ class Throttle:
 
 def usage_plan_throttle(template: dict[str, Any]) -> Throttle:
     """The usage plan's throttle, per key, from the template's API."""
-    plan = template["Resources"][API_RESOURCE]["Properties"]["Auth"]["UsagePlan"]["Throttle"]
+    plan = template["Resources"]["UsagePlan"]["Properties"]["Throttle"]
     return Throttle(float(plan["RateLimit"]), int(plan["BurstLimit"]))
 
 
@@ -76,11 +76,11 @@ def provision_gateway(
 ) -> dict[str, str]:
     """Create the usage plan and both keys in the emulator; record their ids in `stack`.
 
-    The stack's key becomes `!Ref ApiApiKey` and the plan `!Ref ApiUsagePlan`, as SAM names
-    them; the client's key gets a record with the default scopes in the clients table. Returns
+    The stack's key becomes `!Ref StackApiKey` and the plan `!Ref UsagePlan`, as the template
+    names them; the client's key gets a record with the default scopes in the clients table. Returns
     the aliases: each local key's value, and the id of the key it stands for.
     """
-    auth = template["Resources"][API_RESOURCE]["Properties"]["Auth"]["UsagePlan"]
+    auth = template["Resources"]["UsagePlan"]["Properties"]
     throttle = usage_plan_throttle(template)
     plan = apigateway.create_usage_plan(
         name=f"{stack.name}-plan",
@@ -88,7 +88,7 @@ def provision_gateway(
         throttle={"rateLimit": throttle.rate, "burstLimit": throttle.burst},
         quota={"limit": int(auth["Quota"]["Limit"]), "period": auth["Quota"]["Period"]},
     )
-    stack.refs["ApiUsagePlan"] = plan["id"]
+    stack.refs["UsagePlan"] = plan["id"]
     keys: dict[str, str] = {}
     aliases: dict[str, str] = {}
     for name, value in (("stack", stack_key), (LOCAL_CLIENT_NAME, client_key)):
@@ -96,7 +96,7 @@ def provision_gateway(
         apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
         keys[name] = key["id"]
         aliases[value] = key["id"]
-    stack.refs["ApiApiKey"] = keys["stack"]
+    stack.refs["StackApiKey"] = keys["stack"]
     record = Client(
         api_key_id=keys[LOCAL_CLIENT_NAME], name=LOCAL_CLIENT_NAME, scopes=DEFAULT_SCOPES
     )

@@ -52,6 +52,8 @@ ALREADY_PROCESSED = "Enrollment was already processed"
 # With --retries: how long a client keeps sending one enrollment before it gives up on it; longer
 # than an idempotency claim's lease, after which a claim whose request died is taken over.
 RETRY_FOR_SECONDS = 3 * LEASE_SECONDS
+# What `send_once` returns for a 429: not an answer, a request to come back later.
+THROTTLED = -1.0
 
 
 def valid_cpf(rng: random.Random) -> str:
@@ -78,6 +80,9 @@ class Results:
     retried: int = 0
     replayed: int = 0
     given_up: int = 0
+    # 429s: API Gateway's throttle refused the request before it ran; sent again after a wait.
+    throttled: int = 0
+    last_throttled: httpx.Response = field(default_factory=lambda: httpx.Response(429))
 
     def record(
         self,
@@ -130,7 +135,7 @@ def send_enrollments(
                     results.sent += 1
                 give_up_at = time.monotonic() + (RETRY_FOR_SECONDS if retries else 0)
                 while (
-                    wait := send_once(http, body, headers if retries else {}, results)
+                    wait := send_until_admitted(http, body, headers if retries else {}, results)
                 ) is not None:
                     if time.monotonic() + wait > give_up_at:
                         if retries:
@@ -147,6 +152,27 @@ def send_enrollments(
             future.result()
 
 
+def throttle_wait(response: httpx.Response, attempt: int) -> float:
+    """How long a throttled client waits: `Retry-After` if sent, else a backoff with jitter."""
+    if "Retry-After" in response.headers:
+        return float(response.headers["Retry-After"])
+    jitter = random.uniform(0.5, 1.0)  # noqa: S311 (not a secret)
+    return float(min(2.0, 0.1 * 2**attempt) * jitter)
+
+
+def send_until_admitted(
+    http: httpx.Client, body: dict[str, object], headers: dict[str, str], results: Results
+) -> float | None:
+    """`send_once`, sent again after each 429: the throttle refused it before it ran."""
+    attempt = 0
+    while (outcome := send_once(http, body, headers, results)) == THROTTLED:
+        with results.lock:
+            results.throttled += 1
+        time.sleep(throttle_wait(results.last_throttled, attempt))
+        attempt += 1
+    return outcome
+
+
 def send_once(
     http: httpx.Client, body: dict[str, object], headers: dict[str, str], results: Results
 ) -> float | None:
@@ -158,6 +184,9 @@ def send_once(
         results.record(type(exc).__name__, time.perf_counter() - started, None, "")
         return 0.1
     status = response.status_code
+    if status == 429:
+        results.last_throttled = response
+        return THROTTLED
     accepted = response.json()["enrollment_id"] if status == 202 else None
     results.record(
         str(status),
@@ -190,6 +219,10 @@ def read_due(api_url: str, results: Results, clients: int) -> set[str]:
                 response = http.get(f"/enrollments/{enrollment_id}")
                 wait = float(response.headers.get("Retry-After", 1))
                 with results.lock:
+                    if response.status_code == 429:
+                        results.throttled += 1
+                        results.due[enrollment_id] = time.monotonic() + throttle_wait(response, 1)
+                        continue
                     results.polls += 1
                     if response.status_code == 200 and response.json()["status"] == "PROCESSED":
                         done.add(enrollment_id)
@@ -383,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "enrollment, each after its Retry-After)",
         f"POST latency          p50 {percentile(results.latencies, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(results.latencies, 0.99) * 1000:.0f} ms",
+        f"throttled (429)       {results.throttled}, each sent again after a backoff",
         f"poller restart        {'SIGKILL' if args.kill else 'SIGTERM'}, {args.pause:.0f} s down",
         f"stack log             {log_path}",
     ]

@@ -163,7 +163,7 @@ class LocalService:
             endpoint_url=self.emulator.endpoint_url,
             region=self.settings.region,
             stack_name=stack.name,
-            usage_plan_id=stack.refs["ApiUsagePlan"],
+            usage_plan_id=stack.refs["UsagePlan"],
             clients_table=stack.refs["ClientsTable"],
             api_url=self.api_url,
         )
@@ -188,7 +188,7 @@ class LocalService:
         env = self.function_environment(API_FUNCTION)
         if self.stack is not None:
             # API Gateway's key check and throttling, in front of the app (local.gateway).
-            env["LOCAL_USAGE_PLAN_ID"] = self.stack.refs["ApiUsagePlan"]
+            env["LOCAL_USAGE_PLAN_ID"] = self.stack.refs["UsagePlan"]
             env["LOCAL_KEY_ALIASES"] = json.dumps(self._key_aliases)
             env.pop("API_KEY", None)
         if self.emulator is not None and self._api_aws_endpoint is not None:

@@ -97,7 +97,7 @@ def provision(
     stack = Stack()
     # API Gateway's key and usage plan are the local gateway's to create (local.gateway), which
     # then replaces this: without a gateway, the stack's key is the one the sample events name.
-    stack.refs["ApiApiKey"] = api_key_id
+    stack.refs["StackApiKey"] = api_key_id
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
         try:

@@ -36,13 +36,14 @@ api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
 class ApiKeyMiddleware:
-    """Refuse every request without the configured API key, as API Gateway does, before anything.
+    """Refuse every request without the configured `API_KEY`, as API Gateway does, before anything.
 
-    API Gateway checks the key before it looks at the path, the method or the body: without a
-    valid key, every request is a `403`. So locally the check is a middleware, outside routing and
-    body parsing, and only `open_paths` (the docs page, its assets, the schema) are let through.
-    A key sent twice is refused: which of the two API Gateway would check is not documented.
-    Without a configured key (on AWS) every request is let through: API Gateway checked it.
+    For the API served alone, with no gateway in front (`LOCAL_STACK=false`): API Gateway checks
+    the key before it looks at the path, the method or the body, so this does too, outside
+    routing and body parsing, and lets only `open_paths` (the docs page, its assets, the schema)
+    through. A key sent twice is refused: which of the two API Gateway would check is not
+    documented. Without a configured key (on AWS, or behind `make run`'s gateway) it lets every
+    request through: the gateway in front checked it.
     """
 
     def __init__(

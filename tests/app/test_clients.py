@@ -36,9 +36,9 @@ def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClien
     aliases = provision_gateway(
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
     )
-    monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["ApiApiKey"])
+    monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["StackApiKey"])
     get_settings.cache_clear()
-    app = gateway_app(create_app(), template, stack.refs["ApiUsagePlan"], 0, aliases)
+    app = gateway_app(create_app(), template, stack.refs["UsagePlan"], 0, aliases)
     with TestClient(app) as client:
         yield client
 
@@ -158,7 +158,7 @@ def test_the_docs_pages_are_open(stack: Stack, monkeypatch: pytest.MonkeyPatch) 
     aliases = provision_gateway(
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
     )
-    app = gateway_app(create_app(), template, stack.refs["ApiUsagePlan"], 0, aliases)
+    app = gateway_app(create_app(), template, stack.refs["UsagePlan"], 0, aliases)
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 200
         assert client.get("/openapi.json").status_code == 200
@@ -188,7 +188,7 @@ def test_each_key_is_throttled_alone_and_all_together(stack: Stack) -> None:
     aliases = provision_gateway(
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
     )
-    plan = stack.refs["ApiUsagePlan"]
+    plan = stack.refs["UsagePlan"]
     gateway = LocalGateway(
         ok, boto3.client("apigateway"), plan, Throttle(0.001, 2), Throttle(0.001, 3), 60, aliases
     )

@@ -1,6 +1,7 @@
 """The service as `make run` starts it (`python -m local`), over real HTTP on 127.0.0.1."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +20,7 @@ import boto3
 import httpx
 import pytest
 
-from local.config import DEFAULT_API_KEY
+from local.config import DEFAULT_API_KEY, DEFAULT_CLIENT_API_KEY
 from local.emulator import free_port
 from local.supervisor import SUMMARY_INTERVAL_SECONDS
 from local.template import load_template
@@ -100,6 +102,11 @@ class RunningStack:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    @property
+    def state_file(self) -> Path:
+        """Where this stack tells `enrollment-clients --local` where it is."""
+        return self.log.parent / f"stack-{self.api_port}.json"
 
 
 def start_stack(log_dir: Path) -> RunningStack:
@@ -328,3 +335,77 @@ def test_the_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None
 
     assert eventually(lambda: not any(map(is_running, children)), STOP_TIMEOUT), stack.output()
     assert eventually(lambda: port_is_free(stack.api_port), STOP_TIMEOUT)
+
+
+# --- Clients, scopes and the gateway, as make run answers ---
+
+
+def clients_cli(running: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`enrollment-clients --local ...`, pointed at this stack as `make run` points it."""
+    return subprocess.run(  # noqa: S603 (this repository's own console script)
+        [str(Path(sys.executable).parent / "enrollment-clients"), "--local", *args],
+        env={**os.environ, "LOCAL_STATE_FILE": str(running.state_file)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_client_added_with_the_cli_has_the_default_scopes_and_its_own_enrollments(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    added = clients_cli(running, "add", "partner-e2e")
+    assert added.returncode == 0, added.stderr
+    client = json.loads(added.stdout)
+    assert client["scopes"] == ["age-groups:read", "enrollments:read", "enrollments:write"]
+    enrollment = {"name": "Ana", "age": 20, "cpf": "52998224725"}
+
+    with running.client(client["api_key"]) as partner:
+        assert eventually(lambda: partner.get("/age-groups").status_code == 200, within=5)
+        refused = partner.post("/age-groups", json={"min_age": 1, "max_age": 2})
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"message": "This API key lacks the scope age-groups:write"},
+        )
+        own = partner.post("/enrollments", json=enrollment)
+        assert own.status_code == 202, own.text
+        assert partner.get(own.headers["location"]).status_code == 200
+        theirs = api.post("/enrollments", json=enrollment).json()["enrollment_id"]
+        assert partner.get(f"/enrollments/{theirs}").status_code == 404
+
+    listed = json.loads(clients_cli(running, "list").stdout)
+    assert {"partner-e2e", "local-client"} <= {c["name"] for c in listed}
+
+
+def test_a_revoked_client_is_refused_and_errors_are_one_line(running: RunningStack) -> None:
+    key = json.loads(clients_cli(running, "add", "leaving-e2e").stdout)["api_key"]
+    with running.client(key) as leaving:
+        assert eventually(lambda: leaving.get("/age-groups").status_code == 200, within=5)
+        revoked = clients_cli(running, "revoke", "leaving-e2e")
+        assert revoked.returncode == 0, revoked.stderr
+        assert eventually(lambda: leaving.get("/age-groups").status_code == 403, within=5)
+
+    duplicate = clients_cli(running, "add", "leaving-e2e")
+    unknown = clients_cli(running, "revoke", "nobody-e2e")
+    for result, message in ((duplicate, "exists already"), (unknown, "No client named")):
+        assert result.returncode == 1
+        assert len(result.stderr.splitlines()) == 1
+        assert message in result.stderr
+
+
+def test_the_local_client_key_has_the_default_scopes(running: RunningStack) -> None:
+    with running.client(DEFAULT_CLIENT_API_KEY) as client:
+        assert client.get("/age-groups").status_code == 200
+        assert client.delete(f"/age-groups/{uuid.uuid4()}").status_code == 403
+
+
+def test_a_key_is_throttled_past_its_burst_with_api_gateways_answer(running: RunningStack) -> None:
+    # The usage plan's burst is 100 and its rate 50 a second: 300 requests from 20 clients at
+    # once outrun the bucket's refill by far.
+    with running.client() as client, ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: client.get("/nowhere"), range(300)))
+
+    throttled = [a for a in answers if a.status_code == 429]
+    assert throttled
+    assert throttled[0].content == b'{"message":"Too Many Requests"}'
+    assert eventually(lambda: running.client().get("/age-groups").status_code == 200, within=5)

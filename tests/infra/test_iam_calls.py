@@ -23,11 +23,12 @@ import boto3
 import pytest
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.entrypoints.events import rest_event
+from app.domain.clients import DEFAULT_SCOPES
+from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.app.faults import answering, throttled_response
-from tests.conftest import VALID_CPF, queued_event
+from tests.conftest import VALID_CPF, add_client, queued_event
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
@@ -237,11 +238,16 @@ class Run:
 
 
 def invoke(
-    method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    api_key_id: str = SAMPLE_API_KEY_ID,
 ) -> tuple[int, dict[str, str], Any]:
     from app.main import handler
 
-    response = handler(rest_event(method, path, body, headers), LambdaContext())
+    event = rest_event(method, path, body, headers, api_key_id=api_key_id)
+    response = handler(event, LambdaContext())
     return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
@@ -295,6 +301,13 @@ def api_scenarios(recorder: Recorder, stack: Stack) -> None:
     assert invoke("GET", f"/enrollments/{created['enrollment_id']}")[0] == 200
     assert invoke("GET", f"/enrollments/{uuid4()}")[0] == 404
 
+    scenario("a client's key: its record read once, then its own enrollment")
+    add_client("partner-key-id", DEFAULT_SCOPES)
+    status, _, own = invoke("POST", "/enrollments", enrollment, api_key_id="partner-key-id")
+    assert status == 202, own
+    path = f"/enrollments/{own['enrollment_id']}"
+    assert invoke("GET", path, api_key_id="partner-key-id")[0] == 200
+
     scenario(FAILURE_PATHS[(API, "dynamodb:DeleteItem", "IdempotencyTable")])
     attempts: list[str] = []
     sqs_events = get_sqs_client().meta.events
@@ -317,8 +330,8 @@ def processor_scenarios(recorder: Recorder, stack: Stack) -> None:
     from processor.handler import handler
 
     event = queued_event(stack)
-    # The unkeyed and the keyed enrollment (the failed publish queued nothing).
-    assert len(event["Records"]) == 2
+    # The unkeyed, the keyed and the client's enrollment (the failed publish queued nothing).
+    assert len(event["Records"]) == 3
     recorder.function, recorder.scenario = PROCESSOR, "process a batch"
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     recorder.scenario = "a batch delivered again"

@@ -6,7 +6,8 @@ import pytest
 
 from local.template import resources_of_type
 
-TABLES_OF_RECORD = ("AgeGroupsTable", "EnrollmentsTable")
+# The clients table is one too: losing it would lock every client out.
+TABLES_OF_RECORD = ("AgeGroupsTable", "EnrollmentsTable", "ClientsTable")
 
 
 def test_the_stack_has_the_tables_this_test_knows(cfn: dict[str, Any]) -> None:

@@ -119,6 +119,8 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "AGE_GROUPS_TABLE",
                 "ENROLLMENTS_TABLE",
                 "IDEMPOTENCY_TABLE",
+                "CLIENTS_TABLE",
+                "STACK_API_KEY_ID",
                 "ENROLLMENT_QUEUE_URL",
                 "DOCS_ENABLED",
                 "SERVICE_NAME",
@@ -175,8 +177,11 @@ def test_the_processor_consumes_the_queue_with_partial_batch_responses(
     assert mapping["ScalingConfig"]["MaximumConcurrency"] >= 2
 
 
-def test_processing_keeps_up_with_the_rate_the_usage_plan_admits(cfn: dict[str, Any]) -> None:
-    _, plan = one(resources_of_type(cfn, "AWS::ApiGateway::UsagePlan"))
+def test_processing_keeps_up_with_the_rate_the_stage_admits(cfn: dict[str, Any]) -> None:
+    # A usage plan limits each client's key alone; the stage's method throttling bounds them all.
+    _, stage = one(resources_of_type(cfn, "AWS::ApiGateway::Stage"))
+    [settings] = stage["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
     _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
     delay = float(
         props(cfn, "ProcessorFunction")["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"]
@@ -184,7 +189,7 @@ def test_processing_keeps_up_with_the_rate_the_usage_plan_admits(cfn: dict[str, 
     # The records of a batch run concurrently, so each concurrent invocation clears a batch per
     # delay; below the admitted steady rate, a backlog would only grow.
     per_second = mapping["ScalingConfig"]["MaximumConcurrency"] * mapping["BatchSize"] / delay
-    assert per_second >= plan["Throttle"]["RateLimit"]
+    assert per_second >= settings["ThrottlingRateLimit"]
 
 
 def test_the_processor_timeout_leaves_room_beyond_one_batch(cfn: dict[str, Any]) -> None:
@@ -239,7 +244,7 @@ def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, A
 
 def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -> None:
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable"}
+    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable", "ClientsTable"}
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

@@ -53,8 +53,7 @@ def test_the_capacity_comment_states_the_values_it_reasons_from() -> None:
             "PROCESSING_DELAY_SECONDS"
         ]
     )
-    api = TEMPLATE_DATA["Resources"]["Api"]["Properties"]
-    plan = api["Auth"]["UsagePlan"]
+    plan = TEMPLATE_DATA["Resources"]["UsagePlan"]["Properties"]
     rate = plan["Throttle"]["RateLimit"]
 
     assert f"{concurrency} batches of {batch}" in comment
