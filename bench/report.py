@@ -82,6 +82,29 @@ WHAT_THE_FIGURES_SAY = """\
 """.splitlines()
 
 
+COST_CHANGES = """\
+The cost table above prices each service from this run's quantities (`bench/usage.py`) and the
+prices in `bench/prices.toml`, each with its source and the date it was read. Two changes were
+made because the table showed where the money went; each was measured before and after (`python
+-m bench.usage`, the cost part of `make bench`, on 2026-11-30):
+
+- **`Retry-After` on `202` and on a `PENDING` read.** A client that polls every second read each
+  enrollment 5.66 times at 50/s and 5.70 at 1/s; following the header, 1.03 and 1.00. API
+  Gateway, the largest line, went from $23.32 to $7.10 per million enrollments at 50/s. The cost
+  in latency: a client learns of `PROCESSED` about 6 s after its `POST`, against a measured time
+  to `PROCESSED` of 5.1 s (median) and 6.8 s (max).
+- **An X-Ray sampling rule for the API's stage** (no reservoir, 5%): X-Ray went from $8.75 to
+  $4.00 per million at 1/s (1.75 to 0.80 traces an enrollment), $0.75 to $0.65 at 50/s; the
+  total at 1/s from $24.54 to $19.79.
+
+Not changed, and why: the API function's memory (its Lambda line is under $1 per million, so
+halving it would save about $0.1 for a latency this machine cannot measure as Lambda's CPU share
+would); the processor's tracing and batching window at 1/s (its $4.86 per million is mostly the
+4 s of work; a longer window would delay every enrollment). The usage plan's quota of 100,000
+requests a month per key binds first at any sustained load (`make plan`): raise it with the rate.
+""".splitlines()
+
+
 @dataclass(frozen=True)
 class Section:
     """One part of the report: a heading, and the markdown lines under it."""
@@ -133,6 +156,7 @@ def sections(measured: Sequence[Section]) -> list[Section]:
         Section("How it measures", HOW_IT_MEASURES),
         *measured,
         Section("What the figures say", WHAT_THE_FIGURES_SAY),
+        Section("What changed the cost", COST_CHANGES),
     ]
 
 

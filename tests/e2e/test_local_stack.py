@@ -408,4 +408,5 @@ def test_a_key_is_throttled_past_its_burst_with_api_gateways_answer(running: Run
     throttled = [a for a in answers if a.status_code == 429]
     assert throttled
     assert throttled[0].content == b'{"message":"Too Many Requests"}'
-    assert eventually(lambda: running.client().get("/age-groups").status_code == 200, within=5)
+    with running.client() as client:
+        assert eventually(lambda: client.get("/age-groups").status_code == 200, within=5)
