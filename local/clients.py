@@ -139,8 +139,12 @@ def add(target: Target, name: str, scopes: frozenset[Scope]) -> dict[str, Any]:
 def listing(target: Target) -> list[dict[str, Any]]:
     """Every client, without its key's value."""
     return [
-        json.loads(client.model_dump_json(include={"name", "api_key_id", "scopes", "enabled"}))
-        | {"scopes": sorted(client.scopes)}
+        {
+            "name": client.name,
+            "api_key_id": client.api_key_id,
+            "scopes": sorted(client.scopes),
+            "enabled": client.enabled,
+        }
         for client in all_clients(target)
     ]
 

@@ -4,10 +4,9 @@ The stack's own key (the template's) holds every scope; a client added later hol
 given, by default what a partner needs to submit and follow its own enrollments.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-from pydantic import BaseModel
 
 
 class Scope(StrEnum):
@@ -25,7 +24,10 @@ ALL_SCOPES = frozenset(Scope)
 DEFAULT_SCOPES = frozenset({Scope.AGE_GROUPS_READ, Scope.ENROLLMENTS_WRITE, Scope.ENROLLMENTS_READ})
 
 
-class Client(BaseModel):
+# Dataclasses, not pydantic models: they are built from records this service wrote, never from a
+# client's input, and cost nothing to import.
+@dataclass(frozen=True)
+class Client:
     """A caller of the API: its API key's id, its name, its scopes, and whether it may call."""
 
     api_key_id: str
@@ -35,7 +37,8 @@ class Client(BaseModel):
     created_at: datetime | None = None
 
 
-class Caller(BaseModel):
+@dataclass(frozen=True)
+class Caller:
     """Who sends a request: the id of its API key, and the scopes that key holds."""
 
     api_key_id: str

@@ -1,6 +1,5 @@
 """Models of the enrollment resource."""
 
-import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
@@ -12,53 +11,78 @@ from pydantic import AfterValidator, BaseModel, Field
 from app.domain.cpf import CPF_PATTERN, normalize_cpf
 from app.domain.models.common import REQUEST_CONFIG, Age
 
-# The characters are spelt out as ranges both Python's regex dialect and the schema's (ECMA-262)
-# read alike: `\s` and `\p{...}` mean other things in each, or nothing.
-#
+# Each class of character is a list of inclusive code point ranges, from which come both the
+# schema's pattern (spelt as ranges that Python's regex dialect and the schema's, ECMA-262, read
+# alike: `\s` and `\p{...}` mean other things in each, or nothing) and the validator's sets, so
+# that importing the model compiles no regular expression.
+Ranges = tuple[tuple[int, int], ...]
+
 # What a person's name cannot contain, anywhere: C0 and C1 controls (a terminal's escapes, NUL,
 # line breaks, tabs), line and paragraph separators, and the bidirectional controls (Unicode's
 # Bidi_Control), which reorder how the text around them is shown ("abc\u202egnp.exe").
-_CONTROLS = r"\x00-\x1f\x7f-\x9f"
-_SEPARATORS = r"\u2028\u2029"
-_BIDI_CONTROLS = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_FORBIDDEN = _CONTROLS + _SEPARATORS + _BIDI_CONTROLS
+_FORBIDDEN_KINDS: tuple[tuple[str, Ranges], ...] = (
+    ("a control character", ((0x00, 0x1F), (0x7F, 0x9F))),
+    ("a line or paragraph separator", ((0x2028, 0x2029),)),
+    (
+        "a bidirectional control",
+        ((0x061C, 0x061C), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069)),
+    ),
+)
+_FORBIDDEN: Ranges = tuple(r for _, ranges in _FORBIDDEN_KINDS for r in ranges)
 # What shows nothing: the other whitespace (what `str.isspace` takes), and Unicode's
 # Default_Ignorable_Code_Point in the Basic Multilingual Plane (zero-width spaces and joiners,
 # the byte order mark, variation selectors, Hangul fillers). They may be part of a name (a
 # zero-width non-joiner in Persian, an ideographic space in Japanese), but not all of it.
-_BLANK = r"\x20\xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
-_INVISIBLE = (
-    r"\xad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2065"
-    r"\u206a-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-)
+_BLANK: Ranges = (
+    (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x202F, 0x202F),
+    (0x205F, 0x205F), (0x3000, 0x3000),
+)  # fmt: skip
+_INVISIBLE: Ranges = (
+    (0xAD, 0xAD), (0x34F, 0x34F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x200B, 0x200D), (0x2060, 0x2065), (0x206A, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+)  # fmt: skip
 # The same beyond it, which the schema's pattern leaves out (ECMA-262 reads such characters as
 # two code units unless a regex has the `u` flag): format controls of shorthand and music, tags,
 # the supplementary variation selectors.
-_INVISIBLE_BEYOND_BMP = "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+_INVISIBLE_BEYOND_BMP: Ranges = ((0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _class(ranges: Ranges) -> str:
+    """The ranges as the inside of a regex character class, in `\\xNN` and `\\uNNNN` escapes."""
+
+    def escape(code: int) -> str:
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return "".join(
+        escape(low) if low == high else f"{escape(low)}-{escape(high)}" for low, high in ranges
+    )
+
+
+def _code_points(ranges: Ranges) -> frozenset[int]:
+    return frozenset(code for low, high in ranges for code in range(low, high + 1))
+
+
+_FORBIDDEN_CODES = {kind: _code_points(ranges) for kind, ranges in _FORBIDDEN_KINDS}
+_ANY_FORBIDDEN = frozenset().union(*_FORBIDDEN_CODES.values())
+_SHOWS_NOTHING = _code_points(_BLANK + _INVISIBLE + _INVISIBLE_BEYOND_BMP)
+
 # Some character shows, and none is forbidden. That what shows is not only combining marks (a
 # lone accent, which would sit on whatever is shown before the name) is left to the validator and
 # the description: the marks are some 300 ranges.
-NAME_PATTERN = f"^[{_BLANK}{_INVISIBLE}]*[^{_FORBIDDEN}{_BLANK}{_INVISIBLE}][^{_FORBIDDEN}]*$"
+_HIDDEN = _class(_BLANK + _INVISIBLE)
+NAME_PATTERN = f"^[{_HIDDEN}]*[^{_class(_FORBIDDEN)}{_HIDDEN}][^{_class(_FORBIDDEN)}]*$"
 NAME_DESCRIPTION = (
     "A person's name, in any script. Not blank; no control characters, line separators or "
     "bidirectional controls; and some character must show: not only whitespace, invisible "
     "characters or combining marks."
-)
-_FORBIDDEN_RE = re.compile(f"[{_FORBIDDEN}]")
-_SHOWS_NOTHING_RE = re.compile(f"[{_BLANK}{_INVISIBLE}{_INVISIBLE_BEYOND_BMP}]")
-_FORBIDDEN_KINDS = (
-    (re.compile(f"[{_CONTROLS}]"), "a control character"),
-    (re.compile(f"[{_SEPARATORS}]"), "a line or paragraph separator"),
-    (re.compile(f"[{_BIDI_CONTROLS}]"), "a bidirectional control"),
 )
 
 
 def _shows(char: str) -> bool:
     """Whether `char` shows on its own: not whitespace, not invisible, not a combining mark."""
     return not (
-        char.isspace()
-        or _SHOWS_NOTHING_RE.fullmatch(char)
-        or unicodedata.category(char).startswith("M")
+        char.isspace() or ord(char) in _SHOWS_NOTHING or unicodedata.category(char).startswith("M")
     )
 
 
@@ -66,10 +90,9 @@ def clean_name(value: str) -> str:
     """The name trimmed, or `ValueError` saying why no person's name is like it."""
     if value.isspace() or not value:
         raise ValueError("name must not be blank")
-    if found := _FORBIDDEN_RE.search(value):
-        char = found.group()
-        kind = next(kind for pattern, kind in _FORBIDDEN_KINDS if pattern.fullmatch(char))
-        raise ValueError(f"name must not contain {kind} (U+{ord(char):04X})")
+    if found := next((char for char in value if ord(char) in _ANY_FORBIDDEN), None):
+        kind = next(kind for kind, codes in _FORBIDDEN_CODES.items() if ord(found) in codes)
+        raise ValueError(f"name must not contain {kind} (U+{ord(found):04X})")
     if not any(_shows(char) for char in value):
         raise ValueError(
             "name must have a visible character, not only whitespace, invisible characters "
