@@ -5,6 +5,7 @@ line (no line per request: the poller's long polls would flood the terminal).
 """
 
 import argparse
+import io
 import logging
 import signal
 import socket
@@ -45,6 +46,10 @@ class SerializedDynamoDB:
     ) -> Iterable[bytes]:
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
             return self.app(environ, start_response)
+        # The body is read from the client before the turn is taken: a slow client must not hold
+        # up every other request while its bytes arrive.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
         with self._lock:
             # The answer is produced whole before the next request starts.
             return list(self.app(environ, start_response))

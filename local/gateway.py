@@ -157,6 +157,9 @@ class LocalGateway:
         self._keys = _Keys()
         self._aliases = aliases or {}
         self._lock = threading.Lock()
+        # One reader of the emulator at a time: the requests that find the keys stale meanwhile
+        # use them as they are, rather than all asking the emulator at once.
+        self._refreshing = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(OPEN_PATHS):
@@ -164,7 +167,7 @@ class LocalGateway:
             return
         values = [value for name, value in scope["headers"] if name == b"x-api-key"]
         if time.monotonic() - self._keys.read_at > self._refresh_seconds:
-            await run_in_threadpool(self._refresh)
+            await run_in_threadpool(self._refresh_once)
         key_id = self._keys.ids.get(values[0].decode("latin-1")) if len(values) == 1 else None
         if key_id is None:
             await _answer(send, 403, "Forbidden")
@@ -179,6 +182,17 @@ class LocalGateway:
     def _bucket(self, key_id: str) -> TokenBucket:
         with self._lock:
             return self._buckets.setdefault(key_id, TokenBucket(self._per_key))
+
+    def _refresh_once(self) -> None:
+        """Read the keys again, unless another request is reading them (then, before the keys
+        were ever read, wait for it)."""
+        never_read = self._keys.read_at == float("-inf")
+        if self._refreshing.acquire(blocking=never_read):
+            try:
+                if time.monotonic() - self._keys.read_at > self._refresh_seconds:
+                    self._refresh()
+            finally:
+                self._refreshing.release()
 
     def _refresh(self) -> None:
         attached = {
