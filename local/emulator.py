@@ -5,7 +5,6 @@ line (no line per request: the poller's long polls would flood the terminal).
 """
 
 import argparse
-import io
 import logging
 import signal
 import socket
@@ -15,11 +14,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
     from werkzeug.serving import BaseWSGIServer
 
 from local.process import configure_logging, exit_with_parent, spawn, stop
@@ -28,45 +27,58 @@ from local.process import configure_logging, exit_with_parent, spawn, stop
 logger = logging.getLogger("local.emulator")
 
 
-class SerializedDynamoDB:
-    """WSGI middleware in front of moto: its DynamoDB requests are served one at a time.
+def emulator_app() -> "WSGIApplication":
+    """moto's server application, with DynamoDB's requests applied one at a time.
 
     DynamoDB applies each request to a table atomically: a conditional write or a transaction
     never interleaves with another. moto's server answers each request on a thread of its own,
     and its conditional writes and transactions can then interleave (or fail, copying a table
-    that another thread changes), so its DynamoDB requests take turns here, outside moto.
+    that another thread changes). So DynamoDB's backend application is built here, through
+    moto's and Flask's public API, with one change: moto's handler runs under a lock. Only the
+    handler takes turns; parsing the request and writing the answer do not.
     """
+    # Imported here: moto takes a second to import, and the supervisor never needs it.
+    from flask import Flask
+    from moto.core.utils import convert_to_flask_response
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_server.werkzeug_app import (
+        HTTP_METHODS,
+        BackendRequest,
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
 
-    def __init__(self, app: "WSGIApplication") -> None:
-        self.app = app
-        self._lock = threading.Lock()
+    turn = threading.Lock()
 
-    def __call__(
-        self, environ: "WSGIEnvironment", start_response: "StartResponse"
-    ) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            return self.app(environ, start_response)
-        # The body is read from the client before the turn is taken: a slow client must not hold
-        # up every other request while its bytes arrive.
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
-        with self._lock:
-            # The answer is produced whole before the next request starts.
-            return list(self.app(environ, start_response))
+    def dispatch_dynamodb(request: Any, full_url: str, headers: dict[str, str]) -> Any:
+        with turn:
+            return DynamoHandler.dispatch(request, full_url, headers)
+
+    dynamodb = Flask("moto-dynamodb")
+    dynamodb.request_class = BackendRequest
+    # DynamoDB's one route: every action is a POST to `/`, named by its X-Amz-Target header.
+    dynamodb.add_url_rule(
+        "/",
+        endpoint="dynamodb",
+        view_func=convert_to_flask_response(dispatch_dynamodb),
+        methods=HTTP_METHODS,
+        strict_slashes=False,
+    )
+
+    def backend_app(service: str) -> Flask:
+        return dynamodb if service == "dynamodb" else create_backend_app(service)  # type: ignore[arg-type]
+
+    return DomainDispatcherApplication(backend_app)
 
 
 def emulator_server(host: str, port: int) -> "BaseWSGIServer":
-    """moto's server application behind `SerializedDynamoDB`, threaded, as moto serves it."""
-    # Imported here: moto takes a second to import, and the supervisor never needs it.
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    """`emulator_app()`, threaded, as moto serves it."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
-    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    return make_server(
+        host, port, emulator_app(), threaded=True, request_handler=MotoRequestHandler
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
