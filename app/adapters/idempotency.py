@@ -19,8 +19,7 @@ the claim; its completion rides in the write the request makes anyway.
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from uuid import uuid4
 
 from botocore.exceptions import ClientError
@@ -51,8 +50,7 @@ HELD = "#state = :in_progress AND #token = :token"
 HELD_NAMES = {"#state": "state", "#token": "token"}
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """The right to execute the request with one key, held under `token`."""
 
     table_name: str
@@ -85,8 +83,7 @@ class Claim:
         }
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """The remembered answer to the first request with a key: a body, and a status if refused."""
 
     body: str

@@ -2,8 +2,7 @@
 them, stored by one `PutItem` or, when there is more than one write, one `TransactWriteItems`."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -32,8 +31,7 @@ TRANSIENT_REASONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Tables:
+class Tables(NamedTuple):
     """The names of the tables new resources go to."""
 
     age_groups: str

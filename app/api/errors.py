@@ -2,7 +2,6 @@
 
 import logging
 import math
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -206,12 +205,22 @@ def internal_error_response(request_id: str) -> JSONResponse:
 # How deep an echoed input may nest: deeper than any body these operations take, and far from
 # the recursion limit that rendering a deeper one would reach.
 MAX_ECHO_DEPTH = 32
-_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_unicode(value: str) -> bool:
+    """Whether `value` holds no lone surrogate: the code points UTF-8 cannot carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: str) -> str:
-    """`value` with each lone surrogate, which UTF-8 cannot carry, replaced by U+FFFD."""
-    return _SURROGATE.sub("\ufffd", value)
+    """`value` with each lone surrogate replaced by U+FFFD."""
+    if _is_unicode(value):
+        return value
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value)
 
 
 def _echoable(value: object) -> bool:
@@ -226,7 +235,7 @@ def _echoable(value: object) -> bool:
         if depth > MAX_ECHO_DEPTH:
             return False
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if not _is_unicode(item):
                 return False
         elif isinstance(item, bytes):
             try:

@@ -1,6 +1,6 @@
 """The FastAPI application, built from the settings."""
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
 
 from app.api.errors import COMMON_RESPONSES, UnhandledErrorMiddleware, register_exception_handlers
 from app.api.middleware import (
@@ -10,7 +10,7 @@ from app.api.middleware import (
     StageRootPathMiddleware,
 )
 from app.api.routers import age_groups, enrollments
-from app.api.security import ApiKeyMiddleware, get_caller
+from app.api.security import ApiKeyMiddleware, api_key_header, get_caller
 from app.config import get_settings
 
 OPENAPI_URL = "/openapi.json"
@@ -27,9 +27,10 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL if docs else None,
-        # Who calls (the key's scheme is documented on every operation); where the app checks the
-        # key itself, ApiKeyMiddleware has already refused a request without it.
-        dependencies=[Depends(get_caller)],
+        # The key's scheme, documented on every operation (the docs page's Authorize), and who
+        # calls. Where the app checks the key itself, ApiKeyMiddleware has already refused a
+        # request without it.
+        dependencies=[Security(api_key_header), Depends(get_caller)],
         responses=COMMON_RESPONSES,
         # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
         # `Host` header, and behind API Gateway it would lack the stage.

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as ASGIScope
@@ -76,12 +76,11 @@ def get_client_cache() -> ClientCache:
     return ClientCache(ClientRepository(get_dynamodb_client(), get_settings().clients_table))
 
 
-async def get_caller(
-    request: Request, provided: Annotated[str | None, Security(api_key_header)]
-) -> Caller:
+async def get_caller(request: Request) -> Caller:
     """The caller of this request, or `UnknownCallerError` (a 403).
 
-    `provided` documents the key's scheme on every operation, for the docs page's Authorize.
+    Its one parameter is the request: FastAPI analyses a dependency's signature for each route
+    that needs it, at import, and a header parameter would cost a validator for each.
     """
     settings = get_settings()
     event = request.scope.get("aws.event") or {}

@@ -1,6 +1,7 @@
 """Models of the enrollment resource."""
 
 import unicodedata
+from bisect import bisect_right
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -63,9 +64,22 @@ def _code_points(ranges: Ranges) -> frozenset[int]:
     return frozenset(code for low, high in ranges for code in range(low, high + 1))
 
 
+class _CodeRanges:
+    """Ranges of code points, looked up by binary search: no set of each code point to build."""
+
+    def __init__(self, ranges: Ranges) -> None:
+        self._ranges = sorted(ranges)
+        self._lows = [low for low, _ in self._ranges]
+
+    def __contains__(self, code: int) -> bool:
+        at = bisect_right(self._lows, code) - 1
+        return at >= 0 and code <= self._ranges[at][1]
+
+
 _FORBIDDEN_CODES = {kind: _code_points(ranges) for kind, ranges in _FORBIDDEN_KINDS}
 _ANY_FORBIDDEN = frozenset().union(*_FORBIDDEN_CODES.values())
-_SHOWS_NOTHING = _code_points(_BLANK + _INVISIBLE + _INVISIBLE_BEYOND_BMP)
+# Some 4,000 code points, mostly tags: as ranges, not a set built on every cold start.
+_SHOWS_NOTHING = _CodeRanges(_BLANK + _INVISIBLE + _INVISIBLE_BEYOND_BMP)
 
 # Some character shows, and none is forbidden. That what shows is not only combining marks (a
 # lone accent, which would sit on whatever is shown before the name) is left to the validator and
