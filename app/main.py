@@ -5,19 +5,23 @@ setting, so that a bad configuration fails the deployment (with SnapStart, the v
 publication), not a client's request.
 """
 
-from mangum import Mangum
+from app.entrypoints.init import function_init
 
-from app.api.factory import create_app
-from app.config import API_FUNCTION_SETTINGS, check_lambda_settings
-from app.entrypoints.lambda_handler import LambdaHandler
-from app.entrypoints.snapstart import register as register_snapstart_hooks
-from app.observability.logs import install_log_context
+# Everything here lives as long as the function's environment (app.entrypoints.init).
+with function_init():
+    from mangum import Mangum
 
-check_lambda_settings(API_FUNCTION_SETTINGS)
-install_log_context()
+    from app.api.factory import create_app
+    from app.config import API_FUNCTION_SETTINGS, check_lambda_settings
+    from app.entrypoints.lambda_handler import LambdaHandler
+    from app.entrypoints.snapstart import register as register_snapstart_hooks
+    from app.observability.logs import install_log_context
 
-app = create_app()
-# lifespan="off": startup work in a lifespan would run on every invocation.
-handler = LambdaHandler(Mangum(app, lifespan="off"))
-# On Lambda SnapStart, the request paths are primed before the snapshot; elsewhere nothing is.
-register_snapstart_hooks(handler)
+    check_lambda_settings(API_FUNCTION_SETTINGS)
+    install_log_context()
+
+    app = create_app()
+    # lifespan="off": startup work in a lifespan would run on every invocation.
+    handler = LambdaHandler(Mangum(app, lifespan="off"))
+    # On Lambda SnapStart, the request paths are primed before the snapshot; elsewhere nothing is.
+    register_snapstart_hooks(handler)
