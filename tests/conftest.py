@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from moto import mock_aws
@@ -199,3 +200,14 @@ def served(app: ASGIApp) -> Iterator[str]:
         server.should_exit = True
         thread.join()
         listener.close()
+
+
+def app_with_docs() -> FastAPI:
+    """The app as `make run` serves it, its OpenAPI document whole (what a module builds at
+    import, outside any fixture)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DOCS_ENABLED", "true")
+        get_settings.cache_clear()
+        app = create_app()
+    get_settings.cache_clear()
+    return app

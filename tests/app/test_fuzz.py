@@ -17,29 +17,17 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from app.api.factory import create_app
 from app.api.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
 from app.config import get_settings
 from app.domain.cpf import with_check_digits
 from app.domain.models.enrollments import clean_name
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, app_with_docs
 
 EXAMPLES_PER_OPERATION = 200
-
-
-def app_with_docs() -> FastAPI:
-    """The app as `make run` serves it, built before any fixture runs (schemathesis needs it)."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DOCS_ENABLED", "true")
-        get_settings.cache_clear()
-        app = create_app()
-    get_settings.cache_clear()
-    return app
 
 
 @st.composite

@@ -18,14 +18,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from app.api.factory import create_app
 from app.api.middleware import MAX_BODY_BYTES
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
-from tests.conftest import VALID_CPF
+from tests.conftest import VALID_CPF, app_with_docs
 
 POSTS = ["/age-groups", "/enrollments"]
-OPENAPI: dict[str, Any] = create_app().openapi()
+OPENAPI: dict[str, Any] = app_with_docs().openapi()
 FIELDS = ["name", "age", "cpf", "min_age", "max_age"]
 # What JSON has not, or what Python's parser makes of it: non-finite numbers, lone surrogates.
 HOSTILE_TOKENS = [
