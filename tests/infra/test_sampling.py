@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from bench.cost import Scenario, load_prices, usage
 from bench.usage import load_measured
 from local.template import resources_of_type
@@ -25,6 +27,8 @@ def test_the_recorded_costs_were_measured_with_the_rule() -> None:
     prices = load_prices()
 
     assert measured.api_sampling == {"reservoir": 0.0, "rate": 0.05}
-    # At 1/s: 2 requests a second, 5% traced, and every processor invocation (the reservoir).
+    # At 1/s: 5% of the API's requests (the POST and its polls), and every processor invocation
+    # (its function's default reservoir of one a second).
     slow = usage(measured, Scenario(1.0, "1/s"), prices)
-    assert slow.traces < 0.1 + measured.records_per_batch["1/s"] ** -1 + 1e-9
+    assert slow.processor_invocations == pytest.approx(measured.records_per_batch["1/s"] ** -1)
+    assert slow.traces == pytest.approx(0.05 * slow.api_requests + slow.processor_invocations)
