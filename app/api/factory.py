@@ -33,7 +33,7 @@ def create_app() -> FastAPI:
         dependencies=[Security(api_key_header), Depends(get_caller)],
         # The answers any operation can give, for the OpenAPI document, so only where it is
         # served: FastAPI builds a field for each answer of each operation, on the first request
-        # (about 45 ms of a cold start's first GET).
+        # (about 15 ms of a cold start's first GET).
         responses=COMMON_RESPONSES if docs else None,
         # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
         # `Host` header, and behind API Gateway it would lack the stage.
