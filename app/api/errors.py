@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.constants import REF_TEMPLATE
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,85 +32,53 @@ RETRY_AFTER_SECONDS = 1
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-class ErrorDetail(BaseModel):
-    """What was wrong, in words."""
-
-    detail: str
+RETRY_AFTER_DOCS = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
 
 
-class InternalError(ErrorDetail):
-    """A generic error; the request id finds its log lines."""
+def error_answer(description: str, shape: str = "ErrorDetail", **fields: Any) -> dict[str, Any]:
+    """An error answer for the OpenAPI document, its body's shape by name.
 
-    request_id: str
-
-
-class ValidationErrorItem(BaseModel):
-    """One thing wrong with a request, where it is, and its kind."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrors(BaseModel):
-    """What was wrong with a request, in FastAPI's shape for validation errors."""
-
-    detail: list[ValidationErrorItem]
-
-
-class Forbidden(BaseModel):
-    """API Gateway's answer to a missing or wrong API key."""
-
-    message: str
+    The shapes are models of app.api.openapi, which only a served document builds: a `model`
+    here would have FastAPI build a field for each answer of each operation, at init and again
+    on the first request, on Lambda too.
+    """
+    content = {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=shape)}}}
+    return {"description": description, **fields, "content": content}
 
 
 # The answers of an operation that takes an `Idempotency-Key`, beside the common ones.
 IDEMPOTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_409_CONFLICT: {
-        "model": ErrorDetail,
-        "description": "The first request with this Idempotency-Key is still in progress",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
-    },
-    status.HTTP_422_UNPROCESSABLE_CONTENT: {
-        "model": ValidationErrors,
-        "description": "Invalid body, or an Idempotency-Key already used with another body",
-    },
+    status.HTTP_409_CONFLICT: error_answer(
+        "The first request with this Idempotency-Key is still in progress",
+        headers=RETRY_AFTER_DOCS,
+    ),
+    status.HTTP_422_UNPROCESSABLE_CONTENT: error_answer(
+        "Invalid body, or an Idempotency-Key already used with another body",
+        "ValidationErrors",
+    ),
 }
 
 # Answers any route can give, documented once for the whole app.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_400_BAD_REQUEST: {
-        "model": ErrorDetail,
-        "description": (
-            "Malformed request: a body that is not UTF-8 text, JSON nested too deep to parse, "
-            "a bad Content-Length, or an Idempotency-Key that is not 1 to 255 printable ASCII "
-            "characters"
-        ),
-    },
-    status.HTTP_403_FORBIDDEN: {
-        "model": Forbidden,
-        "description": (
-            "Missing or wrong API key, a key of no enabled client, or a key without the "
-            "operation's scope (`x-scopes`), which `message` names"
-        ),
-    },
-    status.HTTP_413_CONTENT_TOO_LARGE: {
-        "model": ErrorDetail,
-        "description": "Request body over 16 KiB",
-    },
-    status.HTTP_429_TOO_MANY_REQUESTS: {
-        "model": Forbidden,
-        "description": "Over the key's usage plan or the stage's throttle: API Gateway's answer",
-    },
-    status.HTTP_500_INTERNAL_SERVER_ERROR: {
-        "model": InternalError,
-        "description": "Unexpected error",
-    },
-    status.HTTP_503_SERVICE_UNAVAILABLE: {
-        "model": ErrorDetail,
-        "description": "A dependency is throttling or unavailable; retry after `Retry-After`",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
-    },
+    status.HTTP_400_BAD_REQUEST: error_answer(
+        "Malformed request: a body that is not UTF-8 text, JSON nested too deep to parse, "
+        "a bad Content-Length, or an Idempotency-Key that is not 1 to 255 printable ASCII "
+        "characters"
+    ),
+    status.HTTP_403_FORBIDDEN: error_answer(
+        "Missing or wrong API key, a key of no enabled client, or a key without the "
+        "operation's scope (`x-scopes`), which `message` names",
+        "Forbidden",
+    ),
+    status.HTTP_413_CONTENT_TOO_LARGE: error_answer("Request body over 16 KiB"),
+    status.HTTP_429_TOO_MANY_REQUESTS: error_answer(
+        "Over the key's usage plan or the stage's throttle: API Gateway's answer", "Forbidden"
+    ),
+    status.HTTP_500_INTERNAL_SERVER_ERROR: error_answer("Unexpected error", "InternalError"),
+    status.HTTP_503_SERVICE_UNAVAILABLE: error_answer(
+        "A dependency is throttling or unavailable; retry after `Retry-After`",
+        headers=RETRY_AFTER_DOCS,
+    ),
 }
 
 

@@ -31,10 +31,8 @@ def create_app() -> FastAPI:
         # calls. Where the app checks the key itself, ApiKeyMiddleware has already refused a
         # request without it.
         dependencies=[Security(api_key_header), Depends(get_caller)],
-        # The answers any operation can give, for the OpenAPI document, so only where it is
-        # served: FastAPI builds a field for each answer of each operation, on the first request
-        # (about 15 ms of a cold start's first GET).
-        responses=COMMON_RESPONSES if docs else None,
+        # The answers any operation can give, for the OpenAPI document.
+        responses=COMMON_RESPONSES,
         # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
         # `Host` header, and behind API Gateway it would lack the stage.
         redirect_slashes=False,
@@ -48,9 +46,12 @@ def create_app() -> FastAPI:
     open_paths: list[str] = []
     open_prefixes: tuple[str, ...] = ()
     if docs:
-        # Imported here: its assets package is in the `local` extra, not in the Lambda artifact.
+        # Imported here: the docs' assets package is in the `local` extra, not in the Lambda
+        # artifact, and the error shapes are models that only the served document needs.
         from app.api.docs import ASSETS_URL, DOCS_URL, add_docs
+        from app.api.openapi import add_error_shapes
 
+        add_error_shapes(app)
         add_docs(app)
         open_paths = [DOCS_URL, OPENAPI_URL]
         open_prefixes = (f"{ASSETS_URL}/",)

@@ -2,19 +2,23 @@
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from app.domain.cpf import mask_cpf
 from app.domain.errors import AgeNotAllowedError
 from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
 from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
-from app.domain.ports import AgeGroupCatalog, EnrollmentPublisher, UnitOfWork
 from app.observability.metrics import Metric, emit
+
+if TYPE_CHECKING:
+    # Protocols, for the type checker alone: a cold start need not build their classes.
+    from app.domain.ports import AgeGroupCatalog, EnrollmentPublisher, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
 
-def register_age_group(new: AgeGroupCreate, unit: UnitOfWork) -> AgeGroup:
+def register_age_group(new: AgeGroupCreate, unit: "UnitOfWork") -> AgeGroup:
     """A new age group, staged on `unit`."""
     group = AgeGroup(
         age_group_id=uuid4(),
@@ -28,9 +32,9 @@ def register_age_group(new: AgeGroupCreate, unit: UnitOfWork) -> AgeGroup:
 
 def request_enrollment(
     new: EnrollmentCreate,
-    age_groups: AgeGroupCatalog,
-    queue: EnrollmentPublisher,
-    unit: UnitOfWork,
+    age_groups: "AgeGroupCatalog",
+    queue: "EnrollmentPublisher",
+    unit: "UnitOfWork",
     owner: str | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.

@@ -304,7 +304,7 @@ def test_a_client_costs_one_read_per_cache_period(invoke: Any) -> None:
 def test_the_openapi_document_states_each_operations_scope_and_403_and_429(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The document as served: the answers every operation shares are built only then.
+    # The document is served with docs on, and only then has its error shapes.
     monkeypatch.setenv("DOCS_ENABLED", "true")
     get_settings.cache_clear()
     with TestClient(create_app()) as client:

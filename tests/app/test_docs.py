@@ -108,10 +108,38 @@ def test_docs_without_the_assets_package_fail_at_startup_and_say_why(
         create_app()
 
 
+def refs_in(node: object) -> Iterator[str]:
+    """Every `$ref` in a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs_in(value)
+
+
+def test_every_schema_the_document_refers_to_is_in_it(docs_client: TestClient) -> None:
+    document = docs_client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    refs = set(refs_in(document))
+
+    # The error answers name their shapes (app.api.errors.error_answer); the document adds them.
+    assert {"ErrorDetail", "InternalError", "ValidationErrors", "Forbidden"} <= {
+        ref.removeprefix("#/components/schemas/") for ref in refs
+    }
+    assert {ref.removeprefix("#/components/schemas/") for ref in refs} <= schemas.keys()
+    assert list(schemas) == sorted(schemas)
+
+
 @pytest.mark.parametrize(("enabled", "imported"), [("false", False), ("true", True)])
-def test_the_docs_module_is_imported_only_when_docs_are_on(enabled: str, imported: bool) -> None:
-    # The Lambda artifact has no assets package; with docs off, nothing may reach for it.
-    probe = "import sys, app.main; print('app.api.docs' in sys.modules)"
+def test_the_docs_modules_are_imported_only_when_docs_are_on(enabled: str, imported: bool) -> None:
+    # The Lambda artifact has no assets package; with docs off, nothing may reach for it, nor
+    # build the models that only the document needs.
+    modules = ["app.api.docs", "app.api.openapi"]
+    probe = f"import sys, app.main; print([m for m in {modules} if m in sys.modules])"
     result = subprocess.run(  # noqa: S603 (the arguments are this test's own)
         [sys.executable, "-c", probe],
         cwd=ROOT,
@@ -121,4 +149,4 @@ def test_the_docs_module_is_imported_only_when_docs_are_on(enabled: str, importe
         check=True,
     )
 
-    assert result.stdout.strip() == str(imported)
+    assert result.stdout.strip() == str(modules if imported else [])

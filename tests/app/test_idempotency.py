@@ -13,6 +13,7 @@
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +22,15 @@ from typing import Any
 import boto3
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
 from app.adapters.idempotency import LEASE_SECONDS, RETENTION_SECONDS, IdempotencyRepository
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
+from app.api.idempotency import KEY_PATTERN, check_key
 from app.config import get_settings
-from app.domain.errors import DependencyUnavailableError
+from app.domain.errors import DependencyUnavailableError, IdempotencyKeyInvalidError
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
@@ -114,6 +118,23 @@ def test_a_malformed_key_is_400_and_writes_nothing(
 @pytest.mark.parametrize("key", ["k", "k" * 255, "~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}"])
 def test_keys_of_1_to_255_printable_characters_are_taken(client: TestClient, key: str) -> None:
     assert client.post("/enrollments", json=ENROLLMENT, headers=keyed(key)).status_code == 202
+
+
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=260)
+    | st.text(max_size=8)
+    | st.sampled_from(["k" * 255, "k" * 256, " k", "k ", "k k"])
+)
+def test_the_key_check_takes_what_the_documented_pattern_matches(key: str) -> None:
+    matches = re.fullmatch(KEY_PATTERN, key) is not None
+    try:
+        check_key(key)
+    except IdempotencyKeyInvalidError:
+        taken = False
+    else:
+        taken = True
+
+    assert taken == matches
 
 
 # --- The first request, and the same one again ---

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from app.api.concurrency import run_blocking
 from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
-from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import requires, scope_docs
 from app.domain.clients import Scope
@@ -58,9 +58,7 @@ async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
 
 @router.delete(
     "/{age_group_id}",
-    responses={
-        status.HTTP_404_NOT_FOUND: {"model": ErrorDetail, "description": "No age group has this id"}
-    },
+    responses={status.HTTP_404_NOT_FOUND: error_answer("No age group has this id")},
     dependencies=[requires(Scope.AGE_GROUPS_WRITE)],
     openapi_extra=scope_docs(Scope.AGE_GROUPS_WRITE),
 )

@@ -14,7 +14,7 @@ from app.api.dependencies import (
     EnrollmentRepositoryDep,
     IdempotencyDep,
 )
-from app.api.errors import IDEMPOTENT_RESPONSES, ErrorDetail
+from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import CallerDep, requires, scope_docs
 from app.config import get_settings
@@ -66,10 +66,7 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         status.HTTP_202_ACCEPTED: {"headers": LOCATION_HEADER | RETRY_AFTER_HEADER},
-        status.HTTP_400_BAD_REQUEST: {
-            "model": ErrorDetail,
-            "description": "The age is in no age group",
-        },
+        status.HTTP_400_BAD_REQUEST: error_answer("The age is in no age group"),
         **IDEMPOTENT_RESPONSES,
     },
     dependencies=[requires(Scope.ENROLLMENTS_WRITE)],
@@ -104,10 +101,9 @@ async def create_enrollment(
     "/{enrollment_id}",
     responses={
         status.HTTP_200_OK: {"headers": RETRY_AFTER_HEADER},
-        status.HTTP_404_NOT_FOUND: {
-            "model": ErrorDetail,
-            "description": "No enrollment has this id, or none the caller may read",
-        },
+        status.HTTP_404_NOT_FOUND: error_answer(
+            "No enrollment has this id, or none the caller may read"
+        ),
     },
     dependencies=[requires(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL)],
     openapi_extra=scope_docs(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL),
