@@ -10,14 +10,19 @@ from app.api.middleware import (
     StageRootPathMiddleware,
 )
 from app.api.routers import age_groups, enrollments
-from app.api.security import ApiKeyMiddleware, api_key_header, get_caller
+from app.api.security import (
+    ApiKeyMiddleware,
+    api_key_header,
+    authorize,
+    check_scopes_declared,
+)
 from app.config import get_settings
 
 OPENAPI_URL = "/openapi.json"
 
 
 def create_app() -> FastAPI:
-    """Build the application from the settings; every route requires a known caller."""
+    """Build the application from the settings; every route requires a caller with its scope."""
     docs = get_settings().docs_enabled
     app = FastAPI(
         title="Enrollment service",
@@ -27,18 +32,19 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL if docs else None,
-        # The key's scheme, documented on every operation (the docs page's Authorize), and who
-        # calls. Where the app checks the key itself, ApiKeyMiddleware has already refused a
-        # request without it.
-        dependencies=[Security(api_key_header), Depends(get_caller)],
+        # The key's scheme, documented on every operation (the docs page's Authorize), and the
+        # caller's right to the operation. Where the app checks the key itself, ApiKeyMiddleware
+        # has already refused a request without it.
+        dependencies=[Security(api_key_header), Depends(authorize)],
         # The answers any operation can give, for the OpenAPI document.
         responses=COMMON_RESPONSES,
         # No redirect from `/age-groups/` to `/age-groups`: Starlette builds its URL from the
         # `Host` header, and behind API Gateway it would lack the stage.
         redirect_slashes=False,
     )
-    app.include_router(age_groups.router)
-    app.include_router(enrollments.router)
+    for router in (age_groups.router, enrollments.router):
+        check_scopes_declared(router)
+        app.include_router(router)
     register_exception_handlers(app)
     # Middleware added later wraps what was added before.
     app.add_middleware(HeadMiddleware)

@@ -12,7 +12,8 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as ASGIScope
@@ -108,16 +109,35 @@ async def get_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def requires(*scopes: Scope) -> Any:
-    """A dependency that lets the request through if the caller holds one of `scopes`."""
-
-    async def check(caller: CallerDep) -> None:
-        if not any(caller.may(scope) for scope in scopes):
-            raise MissingScopeError(scopes[0])
-
-    return Depends(check)
+# An operation's OpenAPI entry names the scopes it needs: one declaration, which the document
+# states and `authorize` enforces.
+SCOPES_KEY = "x-scopes"
 
 
-def scope_docs(*scopes: Scope) -> dict[str, Any]:
-    """What an operation's OpenAPI entry says of the scopes it needs."""
-    return {"x-scopes": [str(scope) for scope in scopes]}
+def requires(*scopes: Scope) -> dict[str, Any]:
+    """The `openapi_extra` of an operation that the caller may call with one of `scopes`."""
+    return {SCOPES_KEY: list(scopes)}
+
+
+def check_scopes_declared(router: APIRouter) -> None:
+    """Raise `ValueError` if an operation of `router` declares no scopes (`requires`).
+
+    `create_app` calls it for each router: an operation added without its scopes stops the
+    init, rather than answer every caller with a 403.
+    """
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not (route.openapi_extra or {}).get(SCOPES_KEY):
+            methods = ", ".join(sorted(route.methods or ()))
+            raise ValueError(f"{methods} {route.path} declares no scopes: add requires(...)")
+
+
+async def authorize(request: Request, caller: CallerDep) -> None:
+    """Let the request through if the caller holds one of its operation's scopes.
+
+    One dependency for the whole app: a dependency per route would be one more for FastAPI to
+    analyse at init, and to solve on every request. An operation without scopes is refused.
+    """
+    route = request.scope.get("route")
+    scopes: list[Scope] = (getattr(route, "openapi_extra", None) or {}).get(SCOPES_KEY, [])
+    if not any(caller.may(scope) for scope in scopes):
+        raise MissingScopeError(scopes[0] if scopes else "of this operation")

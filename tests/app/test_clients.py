@@ -12,10 +12,12 @@ from typing import Any
 
 import boto3
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from app.api.errors import register_exception_handlers
 from app.api.factory import create_app
-from app.api.security import get_client_cache
+from app.api.security import authorize, check_scopes_declared, get_client_cache, requires
 from app.config import get_settings
 from app.domain.clients import ALL_SCOPES, DEFAULT_SCOPES, Scope
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
@@ -99,6 +101,35 @@ def test_a_client_without_a_scope_is_refused_each_operation_it_needs(gateway: Te
     for scope, response in refused.items():
         assert response.status_code == 403, scope
         assert response.json() == {"message": f"This API key lacks the scope {scope}"}
+
+
+def test_an_operation_that_declares_no_scopes_stops_the_app_build() -> None:
+    router = APIRouter(prefix="/things")
+
+    @router.get("/{thing_id}")
+    async def get_thing(thing_id: str) -> str:
+        return thing_id
+
+    with pytest.raises(ValueError, match=r"GET /things/\{thing_id\} declares no scopes"):
+        check_scopes_declared(router)
+
+
+def test_an_operation_that_declares_no_scopes_is_refused_to_every_caller() -> None:
+    app = FastAPI(dependencies=[Depends(authorize)])
+    register_exception_handlers(app)
+
+    @app.get("/declared", openapi_extra=requires(Scope.AGE_GROUPS_READ))
+    async def declared() -> str:
+        return "ok"
+
+    @app.get("/undeclared")
+    async def undeclared() -> str:
+        return "ok"
+
+    # The caller in one process holds every scope.
+    with TestClient(app) as client:
+        assert client.get("/declared").status_code == 200
+        assert client.get("/undeclared").status_code == 403
 
 
 def test_a_client_reads_its_own_enrollments_and_no_one_elses(gateway: TestClient) -> None:

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
-from app.api.security import ApiKeyMiddleware, get_caller
+from app.api.security import ApiKeyMiddleware, authorize
 from app.config import get_settings
 from local.template import Stack
 from tests.conftest import API_KEY
@@ -42,7 +42,7 @@ def test_the_key_check_is_installed_on_the_app_not_per_route() -> None:
     middleware: list[object] = [entry.cls for entry in create_app().user_middleware]
 
     assert ApiKeyMiddleware in middleware
-    assert get_caller in [d.dependency for d in create_app().router.dependencies]
+    assert authorize in [d.dependency for d in create_app().router.dependencies]
 
 
 @pytest.mark.parametrize(("method", "path"), every_route())

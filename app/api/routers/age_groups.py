@@ -9,7 +9,7 @@ from app.api.concurrency import run_blocking
 from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
 from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
-from app.api.security import requires, scope_docs
+from app.api.security import requires
 from app.domain.clients import Scope
 from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
 from app.domain.services import register_age_group
@@ -27,8 +27,7 @@ class Message(BaseModel):
     "",
     status_code=status.HTTP_201_CREATED,
     responses={status.HTTP_201_CREATED: {"headers": LOCATION_HEADER}, **IDEMPOTENT_RESPONSES},
-    dependencies=[requires(Scope.AGE_GROUPS_WRITE)],
-    openapi_extra=scope_docs(Scope.AGE_GROUPS_WRITE),
+    openapi_extra=requires(Scope.AGE_GROUPS_WRITE),
 )
 async def create_age_group(
     new: AgeGroupCreate,
@@ -48,8 +47,7 @@ async def create_age_group(
 
 @router.get(
     "",
-    dependencies=[requires(Scope.AGE_GROUPS_READ)],
-    openapi_extra=scope_docs(Scope.AGE_GROUPS_READ),
+    openapi_extra=requires(Scope.AGE_GROUPS_READ),
 )
 async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
     """List every age group, ordered by `(min_age, max_age)`. Scope: `age-groups:read`."""
@@ -59,8 +57,7 @@ async def list_age_groups(repository: AgeGroupRepositoryDep) -> list[AgeGroup]:
 @router.delete(
     "/{age_group_id}",
     responses={status.HTTP_404_NOT_FOUND: error_answer("No age group has this id")},
-    dependencies=[requires(Scope.AGE_GROUPS_WRITE)],
-    openapi_extra=scope_docs(Scope.AGE_GROUPS_WRITE),
+    openapi_extra=requires(Scope.AGE_GROUPS_WRITE),
 )
 async def delete_age_group(age_group_id: UUID, repository: AgeGroupRepositoryDep) -> Message:
     """Delete an age group. Scope: `age-groups:write`."""

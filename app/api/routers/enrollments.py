@@ -16,7 +16,7 @@ from app.api.dependencies import (
 )
 from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
-from app.api.security import CallerDep, requires, scope_docs
+from app.api.security import CallerDep, requires
 from app.config import get_settings
 from app.domain.clients import Scope
 from app.domain.errors import NotFoundError
@@ -69,8 +69,7 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
         status.HTTP_400_BAD_REQUEST: error_answer("The age is in no age group"),
         **IDEMPOTENT_RESPONSES,
     },
-    dependencies=[requires(Scope.ENROLLMENTS_WRITE)],
-    openapi_extra=scope_docs(Scope.ENROLLMENTS_WRITE),
+    openapi_extra=requires(Scope.ENROLLMENTS_WRITE),
 )
 async def create_enrollment(
     new: EnrollmentCreate,
@@ -105,8 +104,7 @@ async def create_enrollment(
             "No enrollment has this id, or none the caller may read"
         ),
     },
-    dependencies=[requires(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL)],
-    openapi_extra=scope_docs(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL),
+    openapi_extra=requires(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL),
 )
 async def get_enrollment(
     enrollment_id: UUID,
