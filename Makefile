@@ -66,8 +66,9 @@ pytest: install ## The test suite
 test: lint typecheck pytest ## Everything CI checks
 
 .PHONY: fuzz
-fuzz: install ## The property tests of hostile request bodies, with many more examples
-	$(BIN)/pytest tests/app/test_properties.py --hypothesis-profile=fuzz --hypothesis-show-statistics
+fuzz: install ## The property tests of hostile request bodies and events, with many more examples
+	$(BIN)/pytest tests/app/test_properties.py tests/app/test_lambda_events.py \
+		--hypothesis-profile=fuzz --hypothesis-show-statistics
 
 # Chromium comes from the system's packages: Playwright's own browser download is not used.
 .PHONY: test-browser

@@ -21,9 +21,9 @@ import processor.handler
 from app.adapters import clients
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.factory import create_app
-from app.api.security import get_client_cache
+from app.api.security import get_caller, get_client_cache
 from app.config import get_settings
-from app.domain.clients import ALL_SCOPES, Client, Scope
+from app.domain.clients import ALL_SCOPES, Caller, Client, Scope
 from local.api import server_config
 from local.aws_shapes import sqs_record
 from local.emulator import emulator_server
@@ -118,10 +118,25 @@ def served_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             thread.join()
 
 
+# The tests' caller when no gateway names a key: the app itself serves no one without one.
+IN_PROCESS_CALLER = Caller(api_key_id="in-process", scopes=ALL_SCOPES)
+
+
+def in_process_app(app: FastAPI | None = None) -> FastAPI:
+    """`app` (a new one by default) whose every request comes from `IN_PROCESS_CALLER`."""
+    app = app or create_app()
+
+    async def in_process_caller() -> Caller:
+        return IN_PROCESS_CALLER
+
+    app.dependency_overrides[get_caller] = in_process_caller
+    return app
+
+
 @pytest.fixture
 def client(stack: Stack) -> Iterator[TestClient]:
-    """The app over the emulated stack, with no API key configured (as on Lambda)."""
-    with TestClient(create_app()) as test_client:
+    """The app over the emulated stack, called in process by a caller with every scope."""
+    with TestClient(in_process_app()) as test_client:
         yield test_client
 
 

@@ -10,14 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.api.factory import create_app
 from app.config import get_settings
 from app.observability.metrics import Metric
 from local.aws_shapes import LambdaContext, sqs_event
 from local.template import Stack
 from processor.handler import handler as process
 from tests.app.faults import answering, throttled_response
-from tests.conftest import VALID_CPF, queued_event
+from tests.conftest import VALID_CPF, in_process_app, queued_event
 from tests.emf import emf_documents, service_metrics
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
@@ -108,7 +107,7 @@ def test_the_service_dimension_is_the_configured_name(
 ) -> None:
     monkeypatch.setenv("SERVICE_NAME", "enrollment-prod")
     get_settings.cache_clear()
-    with TestClient(create_app()) as client:
+    with TestClient(in_process_app()) as client:
         client.post("/age-groups", json={"min_age": 0, "max_age": 150})
         client.post("/enrollments", json=ENROLLMENT)
     documents = emf_documents(capsys.readouterr().out)

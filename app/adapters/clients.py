@@ -5,6 +5,7 @@ which asks DynamoDB about a key at most once per `CACHE_SECONDS`: a revoked clie
 within that time, and a busy client costs one read a minute at most per execution environment.
 """
 
+import logging
 import threading
 import time
 from datetime import datetime
@@ -16,6 +17,8 @@ from app.domain.clients import Client, Scope
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+logger = logging.getLogger(__name__)
 
 DEPENDENCY = "The clients table"
 # Revocation is promised within 60 s: a cached answer is at most this old.
@@ -87,12 +90,55 @@ def to_item(client: Client) -> dict[str, "AttributeValueTypeDef"]:
 
 
 def from_item(item: dict[str, "AttributeValueTypeDef"]) -> Client:
-    """The client a DynamoDB item holds."""
+    """The client a DynamoDB item holds, as far as it can be read.
+
+    A record is written by hand as well as by `enrollment-clients`: what cannot be read of it is
+    left out and logged, never a failure of every request its key makes. A scope this version
+    does not know is not held; a record with no readable `enabled` flag is disabled.
+    """
+    problems: list[str] = []
+    scopes: set[Scope] = set()
+    for name in _strings(item, "scopes", "SS", problems):
+        try:
+            scopes.add(Scope(name))
+        except ValueError:
+            problems.append(f"unknown scope {name!r}")
+    enabled = item.get("enabled", {}).get("BOOL")
+    if not isinstance(enabled, bool):
+        problems.append("no enabled flag")
     created = item.get("created_at", {}).get("S")
+    created_at = None
+    if isinstance(created, str):
+        try:
+            created_at = datetime.fromisoformat(created)
+        except ValueError:
+            problems.append("a malformed created_at")
+    api_key_id = _text(item, "api_key_id", problems) or ""
+    name = _text(item, "name", problems) or api_key_id
+    if problems:
+        logger.warning("Client record %s read in part: %s", api_key_id or "?", "; ".join(problems))
     return Client(
-        api_key_id=item["api_key_id"]["S"],
-        name=item["name"]["S"],
-        scopes=frozenset(Scope(scope) for scope in item.get("scopes", {}).get("SS", [])),
-        enabled=item.get("enabled", {}).get("BOOL", False),
-        created_at=datetime.fromisoformat(created) if created else None,
+        api_key_id=api_key_id,
+        name=name,
+        scopes=frozenset(scopes),
+        enabled=enabled is True,
+        created_at=created_at,
     )
+
+
+def _text(item: dict[str, "AttributeValueTypeDef"], name: str, problems: list[str]) -> str | None:
+    value = item.get(name, {}).get("S")
+    if isinstance(value, str):
+        return value
+    problems.append(f"no {name}")
+    return None
+
+
+def _strings(
+    item: dict[str, "AttributeValueTypeDef"], name: str, kind: str, problems: list[str]
+) -> list[str]:
+    value = item.get(name, {}).get(kind)
+    if isinstance(value, list | set | tuple) and all(isinstance(v, str) for v in value):
+        return sorted(value)
+    problems.append(f"no {name}")
+    return []

@@ -18,7 +18,9 @@ from app.adapters.queue import EnrollmentQueue
 from app.adapters.unit_of_work import DynamoDBUnitOfWork, Tables
 from app.api import idempotency
 from app.api.errors import render_refusal
+from app.api.security import CallerDep
 from app.config import get_settings
+from app.domain.errors import IdempotencyKeyRepeatedError
 
 
 async def get_age_group_repository() -> AgeGroupRepository:
@@ -57,6 +59,7 @@ async def get_idempotency(
     response: Response,
     unit: UnitOfWorkDep,
     store: IdempotencyRepositoryDep,
+    caller: CallerDep,
     key: Annotated[
         str | None,
         Header(
@@ -69,11 +72,13 @@ async def get_idempotency(
     """The request's idempotency, from its `Idempotency-Key` header (none without one)."""
     if key is None:
         return idempotency.Idempotency(unit)
+    if len(idempotency.sent_keys(request)) > 1:
+        raise IdempotencyKeyRepeatedError
     idempotency.check_key(key)
     return idempotency.Idempotency(
         unit,
         store,
-        idempotency.request_key(request, get_settings(), key),
+        idempotency.request_key(request, caller, key),
         idempotency.fingerprint(await request.body()),
         response,
         render_refusal,

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from app.adapters.idempotency import Answer, IdempotencyRepository
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
-from app.config import Settings
+from app.domain.clients import Caller
 from app.domain.errors import IdempotencyKeyInvalidError, RefusalError
 
 if TYPE_CHECKING:
@@ -124,25 +124,24 @@ def check_key(key: str) -> None:
         raise IdempotencyKeyInvalidError
 
 
-def request_key(request: Request, settings: Settings, key: str) -> str:
+def request_key(request: Request, caller: Caller, key: str) -> str:
     """The record's key: a digest of the caller, the operation and the client's key."""
     route = request.scope.get("route")
     operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    return _digest(_caller(request, settings), operation, key)
+    return _digest(f"api-key-id {caller.api_key_id}", operation, key)
 
 
-def _caller(request: Request, settings: Settings) -> str:
-    """Whose key this is: the API key API Gateway identified, or the one the app checks.
+def sent_keys(request: Request) -> list[str]:
+    """Every `Idempotency-Key` the request carries.
 
-    Only a digest of it is stored (`_digest`), never the configured key's value.
+    Behind API Gateway, the event's own list: Mangum joins a repeated header into one value
+    (`k1, k2`), which could be a key of its own.
     """
     event = request.scope.get("aws.event") or {}
-    identity = event.get("requestContext", {}).get("identity") or {}
-    if key_id := identity.get("apiKeyId"):
-        return f"api-key-id {key_id}"
-    if settings.api_key is not None:
-        return f"api-key {settings.api_key.get_secret_value()}"
-    return "anonymous"
+    values = (event.get("multiValueHeaders") or {}).get(IDEMPOTENCY_KEY_HEADER.lower())
+    if isinstance(values, list):
+        return [str(value) for value in values]
+    return request.headers.getlist(IDEMPOTENCY_KEY_HEADER)
 
 
 def fingerprint(body: bytes) -> str:

@@ -5,6 +5,7 @@ the event (`requestContext.identity.apiKeyId`); `make run`'s gateway does the sa
 app then knows the caller by that id: the stack's own key holds every scope, any other key must
 belong to an enabled client record, whose scopes it holds (`app.adapters.clients`). Where no
 gateway is in front and `API_KEY` is set, the app checks the key itself, as the stack's own.
+With neither, it serves no one: every route answers 403.
 """
 
 import hmac
@@ -27,8 +28,8 @@ from app.domain.clients import ALL_SCOPES, Caller, Scope
 from app.domain.errors import MissingScopeError, UnknownCallerError
 
 API_KEY_HEADER = "x-api-key"
-# The caller of an app with no gateway in front and no key to check: tests, in one process.
-IN_PROCESS = "in-process"
+# The caller who holds the configured `API_KEY`, where the stack's key id is not set.
+STACK_CALLER = "api-key"
 
 # Documents the key in the OpenAPI document (its security scheme, on every operation), for the
 # docs page's Authorize button; `ApiKeyMiddleware` checks it. auto_error=False: this reads the
@@ -98,12 +99,11 @@ async def get_caller(request: Request) -> Caller:
         return Caller(api_key_id=key_id, scopes=client.scopes)
     if settings.api_key is not None:
         # ApiKeyMiddleware let the request in: it carries the configured key, the stack's own.
-        return Caller(api_key_id=settings.stack_api_key_id or "api-key", scopes=ALL_SCOPES)
-    if settings.aws_lambda_function_name is not None:
-        # On Lambda, an event without a key id did not come through a method that checks keys
-        # (a function URL, a method added by hand): nobody's request is served.
-        raise UnknownCallerError
-    return Caller(api_key_id=IN_PROCESS, scopes=ALL_SCOPES)
+        return Caller(api_key_id=settings.stack_api_key_id or STACK_CALLER, scopes=ALL_SCOPES)
+    # No gateway named a key and the app checks none: nobody's request is served. This is
+    # `uvicorn app.main:app` without API_KEY, or on Lambda an event that did not come through a
+    # method that checks keys (a function URL, a method added by hand).
+    raise UnknownCallerError
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

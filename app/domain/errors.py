@@ -52,6 +52,13 @@ class IdempotencyKeyInvalidError(ServiceError):
         super().__init__("Idempotency-Key must be 1 to 255 printable ASCII characters")
 
 
+class IdempotencyKeyRepeatedError(IdempotencyKeyInvalidError):
+    """More than one `Idempotency-Key` in a request: which one the client meant is unknown."""
+
+    def __init__(self) -> None:
+        ServiceError.__init__(self, "Idempotency-Key must be sent once")
+
+
 class IdempotencyKeyReusedError(ServiceError):
     """An `Idempotency-Key` already used for a request with another body."""
 

@@ -7,6 +7,7 @@ caller is the key API Gateway names in the REST event.
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from local.aws_shapes import LambdaContext
 from local.gateway import LocalGateway, Throttle, gateway_app, provision_gateway
 from local.template import Stack, load_template
-from tests.conftest import VALID_CPF, add_client
+from tests.conftest import VALID_CPF, add_client, in_process_app
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
 STACK_KEY = "stack-key-of-the-tests"
@@ -127,7 +128,7 @@ def test_an_operation_that_declares_no_scopes_is_refused_to_every_caller() -> No
         return "ok"
 
     # The caller in one process holds every scope.
-    with TestClient(app) as client:
+    with TestClient(in_process_app(app)) as client:
         assert client.get("/declared").status_code == 200
         assert client.get("/undeclared").status_code == 403
 
@@ -297,6 +298,59 @@ def test_on_lambda_an_event_without_a_key_id_is_forbidden(
 
     assert invoke("GET", "/age-groups", api_key_id=None) == (403, {"message": "Forbidden"})
     assert invoke("GET", "/age-groups")[0] == 200
+
+
+def test_off_lambda_too_an_event_without_a_key_id_is_forbidden(invoke: Any) -> None:
+    assert invoke("GET", "/age-groups", api_key_id=None) == (403, {"message": "Forbidden"})
+
+
+def put_record(item: dict[str, Any]) -> None:
+    """A client record as someone wrote it by hand, in the clients table."""
+    boto3.client("dynamodb").put_item(TableName=get_settings().clients_table, Item=item)
+
+
+def test_a_record_with_an_unknown_scope_or_no_name_holds_the_scopes_it_names(
+    invoke: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    put_record(
+        {
+            "api_key_id": {"S": "odd-key-id"},
+            "scopes": {"SS": ["age-groups:read", "enrollments:approve"]},
+            "enabled": {"BOOL": True},
+        }
+    )
+
+    with caplog.at_level(logging.WARNING):
+        listed = invoke("GET", "/age-groups", api_key_id="odd-key-id")
+        refused = invoke(
+            "POST", "/age-groups", {"min_age": 1, "max_age": 2}, api_key_id="odd-key-id"
+        )
+        again = invoke("GET", "/age-groups", api_key_id="odd-key-id")
+
+    assert (listed, again) == ((200, []), (200, []))
+    assert refused == (403, {"message": "This API key lacks the scope age-groups:write"})
+    # Once per read of the record, not per request: the cache holds the answer 30 s.
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.adapters.clients"]
+    assert warnings == [
+        "Client record odd-key-id read in part: unknown scope 'enrollments:approve'; no name"
+    ]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"api_key_id": {"S": "odd-key-id"}, "scopes": {"SS": ["age-groups:read"]}},
+        {"api_key_id": {"S": "odd-key-id"}, "enabled": {"S": "yes"}, "scopes": {"N": "1"}},
+        {"api_key_id": {"S": "odd-key-id"}, "enabled": {"BOOL": True}, "scopes": {"SS": ["x:y"]}},
+    ],
+    ids=["no enabled flag", "nothing readable", "no scope it knows"],
+)
+def test_a_record_that_cannot_be_read_serves_no_request(invoke: Any, item: dict[str, Any]) -> None:
+    put_record(item)
+
+    status, body = invoke("GET", "/age-groups", api_key_id="odd-key-id")
+
+    assert status == 403, body
 
 
 def test_a_revoked_client_is_refused_once_its_cached_answer_is_older_than_30_s(

@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.api.factory import create_app
 from app.config import get_settings
 from local.aws_shapes import LambdaContext
 from local.template import Stack
@@ -28,7 +27,7 @@ from tests.app.faults import (
     throttled_response,
     unavailable,
 )
-from tests.conftest import VALID_CPF, queued_event, queued_messages
+from tests.conftest import VALID_CPF, in_process_app, queued_event, queued_messages
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
 
@@ -164,7 +163,7 @@ def test_every_route_answers_503_when_dynamodb_fails(
 @pytest.fixture
 def lenient_client(stack: Stack) -> Iterator[TestClient]:
     """A client that returns the app's 500 response instead of re-raising the error."""
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+    with TestClient(in_process_app(), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -27,12 +27,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.api.dependencies import get_age_group_repository
-from app.api.factory import create_app
 from app.config import get_settings
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
-from tests.conftest import API_KEY, VALID_CPF, served
+from tests.conftest import API_KEY, VALID_CPF, in_process_app, served
 
 POSTS = ["/age-groups", "/enrollments"]
 KEY = {"x-api-key": API_KEY}
@@ -86,7 +85,7 @@ def on_lambda(
 @pytest.fixture
 def lenient_client(stack: Stack) -> Iterator[TestClient]:
     """The app, answering a bug with its 500 rather than raising it into the test."""
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+    with TestClient(in_process_app(), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -101,7 +100,7 @@ def local_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def local_url(stack: Stack, local_settings: None) -> Iterator[str]:
     """The app as `make run` serves it, over HTTP."""
-    with served(create_app()) as url:
+    with served(in_process_app()) as url:
         yield url
 
 
@@ -526,7 +525,7 @@ def test_on_lambda_a_replayed_refusal_is_the_first_answer_byte_for_byte() -> Non
 @pytest.fixture
 def broken_app(stack: Stack) -> FastAPI:
     """The app with a bug on `GET /age-groups`."""
-    app = create_app()
+    app = in_process_app()
 
     async def broken() -> None:
         raise ZeroDivisionError("a bug")

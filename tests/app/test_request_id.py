@@ -24,7 +24,7 @@ from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from processor.handler import handler as process
-from tests.conftest import API_KEY, VALID_CPF, queued_event
+from tests.conftest import API_KEY, VALID_CPF, in_process_app, queued_event
 from tests.emf import emf_documents
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
@@ -42,7 +42,7 @@ def is_uuid(value: str) -> bool:
 @pytest.fixture
 def lenient_client(stack: Stack) -> Iterator[TestClient]:
     """A client that returns the app's 500 response instead of re-raising the error."""
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+    with TestClient(in_process_app(), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -113,7 +113,7 @@ def test_a_forbidden_answer_carries_its_request_id(
 ) -> None:
     monkeypatch.setenv("API_KEY", API_KEY)
     get_settings.cache_clear()
-    with TestClient(create_app()) as client:
+    with TestClient(in_process_app()) as client:
         response = client.get("/age-groups", headers={"x-request-id": "client-1"})
 
     assert response.status_code == 403

@@ -18,7 +18,7 @@ from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.poller import sqs_function_config
 from local.template import Stack, load_template
-from tests.conftest import VALID_CPF, queued_event
+from tests.conftest import VALID_CPF, in_process_app, queued_event
 
 BODY = {"name": "Maria da Silva", "age": 22, "cpf": VALID_CPF}
 
@@ -36,7 +36,7 @@ def timing(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> Iterator[None]:
 
 @pytest.fixture
 def timed_client(timing: None) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+    with TestClient(in_process_app()) as test_client:
         assert test_client.post("/age-groups", json={"min_age": 0, "max_age": 150}).is_success
         yield test_client
 

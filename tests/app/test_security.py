@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 
@@ -86,10 +87,17 @@ def test_docs_are_open_and_offer_the_key_scheme(keyed_client: TestClient) -> Non
             assert operation["security"] == [{"APIKeyHeader": []}]
 
 
-def test_without_a_configured_key_the_app_leaves_the_check_to_api_gateway(
-    client: TestClient,
+@pytest.mark.usefixtures("stack")
+@pytest.mark.parametrize(("method", "path"), every_route())
+def test_with_no_gateway_in_front_and_no_configured_key_the_app_serves_no_one(
+    method: str, path: str
 ) -> None:
-    assert client.get("/age-groups").status_code == 200
+    # `uvicorn app.main:app` with no API_KEY: no key is checked, so no caller is known.
+    with TestClient(create_app()) as anyone:
+        response = anyone.request(method, path, headers={"x-api-key": "anything"}, json={})
+
+    assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
+    assert boto3.client("dynamodb").scan(TableName=get_settings().age_groups_table)["Count"] == 0
 
 
 def test_docs_are_off_unless_enabled(client: TestClient) -> None:
