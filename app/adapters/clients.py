@@ -2,7 +2,8 @@
 
 `enrollment-clients` (local/clients.py) writes it; the API only reads it, through `ClientCache`,
 which asks DynamoDB about a key at most once per `CACHE_SECONDS`: a revoked client is refused
-within that time, and a busy client costs one read a minute at most per execution environment.
+within that time, and a busy client costs one read per `CACHE_SECONDS` at most per execution
+environment.
 """
 
 import threading
