@@ -12,8 +12,10 @@ as API Gateway would, before the app sees it:
 - otherwise the request goes on, naming its key as API Gateway's event does
   (`requestContext.identity.apiKeyId`), so the app knows the caller as it does on Lambda.
 
-The keys are read from the emulator again at most every `LOCAL_GATEWAY_REFRESH_SECONDS`, so a key
-disabled by `enrollment-clients revoke --local` is refused within that time.
+The keys are read from the emulator again every `LOCAL_GATEWAY_REFRESH_SECONDS`, so a key disabled
+by `enrollment-clients --local revoke` is refused within that time; and as soon as a request brings
+a key the gateway does not know, at most once every `UNKNOWN_KEY_REREAD_SECONDS`, so a key just
+added works within a second while a flood of bad keys costs one read a second at most.
 
 API Gateway takes no key value shorter than 20 characters, and `local-dev-key` is shorter: the two
 local keys are created with values of API Gateway's choosing, and the gateway also knows them by
@@ -23,7 +25,7 @@ these short aliases (`LOCAL_KEY_ALIASES`); whether each is enabled is still the 
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,9 @@ API_RESOURCE = "Api"
 # Paths API Gateway does not guard in `make run`: Swagger UI and the schema it reads.
 OPEN_PATHS = ("/docs", "/openapi.json")
 LOCAL_CLIENT_NAME = "local-client"
+# An unknown key may be one added since the last read: the keys are read again for it, but no
+# sooner than this after the last read, whatever the number of unknown keys meanwhile.
+UNKNOWN_KEY_REREAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class LocalGateway:
         stage: Throttle,
         refresh_seconds: float = 10.0,
         aliases: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self._apigateway = apigateway
@@ -156,9 +162,11 @@ class LocalGateway:
         self._refresh_seconds = refresh_seconds
         self._keys = _Keys()
         self._aliases = aliases or {}
+        self._clock = clock
         self._lock = threading.Lock()
         # One reader of the emulator at a time: the requests that find the keys stale meanwhile
-        # use them as they are, rather than all asking the emulator at once.
+        # use them as they are, rather than all asking the emulator at once; one with an unknown
+        # key waits for that read, which may know it.
         self._refreshing = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,16 +174,20 @@ class LocalGateway:
             await self.app(scope, receive, send)
             return
         values = [value for name, value in scope["headers"] if name == b"x-api-key"]
-        if time.monotonic() - self._keys.read_at > self._refresh_seconds:
-            await run_in_threadpool(self._refresh_once)
-        key_id = self._keys.ids.get(values[0].decode("latin-1")) if len(values) == 1 else None
-        if key_id is None:
+        if self._older_than(self._refresh_seconds):
+            await run_in_threadpool(self._refresh_once, self._refresh_seconds)
+        key = values[0].decode("latin-1") if len(values) == 1 else None
+        key_id = None if key is None else self._keys.ids.get(key)
+        if key is not None and key_id is None and self._older_than(UNKNOWN_KEY_REREAD_SECONDS):
+            await run_in_threadpool(self._refresh_once, UNKNOWN_KEY_REREAD_SECONDS, True)
+            key_id = self._keys.ids.get(key)
+        if key is None or key_id is None:
             await _answer(send, 403, "Forbidden")
             return
         if not self._bucket(key_id).take() or not self._stage.take():
             await _answer(send, 429, "Too Many Requests")
             return
-        identity = {"apiKeyId": key_id, "apiKey": values[0].decode("latin-1")}
+        identity = {"apiKeyId": key_id, "apiKey": key}
         scope = {**scope, "aws.event": {"requestContext": {"identity": identity}}}
         await self.app(scope, receive, send)
 
@@ -183,18 +195,24 @@ class LocalGateway:
         with self._lock:
             return self._buckets.setdefault(key_id, TokenBucket(self._per_key))
 
-    def _refresh_once(self) -> None:
-        """Read the keys again, unless another request is reading them (then, before the keys
-        were ever read, wait for it)."""
+    def _older_than(self, seconds: float) -> bool:
+        return self._clock() - self._keys.read_at > seconds
+
+    def _refresh_once(self, max_age: float, wait: bool = False) -> None:
+        """Read the keys again if they are older than `max_age`, unless another request is
+        reading them: then wait for that read if `wait` or if the keys were never read, else
+        use the keys as they are."""
         never_read = self._keys.read_at == float("-inf")
-        if self._refreshing.acquire(blocking=never_read):
+        if self._refreshing.acquire(blocking=wait or never_read):
             try:
-                if time.monotonic() - self._keys.read_at > self._refresh_seconds:
+                if self._older_than(max_age):
                     self._refresh()
             finally:
                 self._refreshing.release()
 
     def _refresh(self) -> None:
+        # The keys are as old as the start of the read: a key added while it ran may be missing.
+        started = self._clock()
         attached = {
             key["id"]
             for key in _pages(
@@ -208,7 +226,7 @@ class LocalGateway:
         }
         ids = {value: key_id for key_id, value in usable.items() if value}
         ids |= {alias: key_id for alias, key_id in self._aliases.items() if key_id in usable}
-        self._keys = _Keys(ids, time.monotonic())
+        self._keys = _Keys(ids, started)
 
 
 def _pages(operation: Any, field_name: str, **params: Any) -> Iterable[dict[str, Any]]:

@@ -2,7 +2,13 @@
 
 `enrollment-clients` (local/clients.py) writes it; the API only reads it, through `ClientCache`,
 which asks DynamoDB about a key at most once per `CACHE_SECONDS`: a revoked client is refused
-within that time, and a busy client costs one read a minute at most per execution environment.
+within that time, and a busy client costs one read per `CACHE_SECONDS` at most per execution
+environment.
+
+Beside each client's record, the table holds an item that claims the client's name
+(`name_claim`): `enrollment-clients add` writes both in one transaction, each on condition that
+its key is new, so two clients never get one name. A claim is not a client: `ClientRepository.get`
+answers None for its key, and `is_client_item` tells the two apart in a scan.
 """
 
 import logging
@@ -23,6 +29,9 @@ logger = logging.getLogger(__name__)
 DEPENDENCY = "The clients table"
 # Revocation is promised within 60 s: a cached answer is at most this old.
 CACHE_SECONDS = 30.0
+# The key of a name's claim is this and the name. API Gateway's key ids are letters and digits,
+# so no client's record has such a key, whatever the name.
+NAME_CLAIM_PREFIX = "name#"
 
 
 class ClientRepository:
@@ -39,7 +48,7 @@ class ClientRepository:
                 TableName=self._table_name, Key={"api_key_id": {"S": api_key_id}}
             )
         item = response.get("Item")
-        return None if item is None else from_item(item)
+        return None if item is None or not is_client_item(item) else from_item(item)
 
 
 class ClientCache:
@@ -142,3 +151,16 @@ def _strings(
         return sorted(value)
     problems.append(f"no {name}")
     return []
+
+
+def name_claim(client: Client) -> dict[str, "AttributeValueTypeDef"]:
+    """The item that claims the client's name for it."""
+    return {
+        "api_key_id": {"S": NAME_CLAIM_PREFIX + client.name},
+        "claimed_by": {"S": client.api_key_id},
+    }
+
+
+def is_client_item(item: dict[str, "AttributeValueTypeDef"]) -> bool:
+    """Whether an item of the clients table is a client's record (not a name's claim)."""
+    return not str(item.get("api_key_id", {}).get("S", "")).startswith(NAME_CLAIM_PREFIX)

@@ -35,6 +35,12 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def cancellation_reasons(exc: ClientError) -> list[str]:
+    """The reason a cancelled transaction gives for each of its items, in their order."""
+    reasons: list[dict[str, str]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
+    return [reason.get("Code", "None") for reason in reasons]
+
+
 def failed_on_retry(exc: ClientError) -> bool:
     """Whether the SDK had retried the call before this error.
 

@@ -10,6 +10,7 @@ from app.adapters import age_groups, enrollments
 from app.adapters.errors import (
     CONDITION_FAILED,
     RETRYABLE_CODES,
+    cancellation_reasons,
     error_code,
     failed_on_retry,
     translate_aws_errors,
@@ -105,8 +106,7 @@ class DynamoDBUnitOfWork:
             return failed_on_retry(exc)
         if code != TRANSACTION_CANCELED:
             return False
-        cancelled: list[dict[str, str]] = exc.response.get("CancellationReasons", [])  # type: ignore[assignment]
-        reasons = [reason.get("Code", "None") for reason in cancelled]
+        reasons = cancellation_reasons(exc)
         if reasons and reasons[0] == CONDITION_CHECK_FAILED and failed_on_retry(exc):
             return True
         if TRANSIENT_REASONS.intersection(reasons) or RETRYABLE_CODES.intersection(reasons):

@@ -211,11 +211,13 @@ def test_a_revoked_key_is_refused(gateway: TestClient) -> None:
     assert gateway.get("/age-groups", headers=as_key(key)).status_code == 403
 
 
-def test_each_key_is_throttled_alone_and_all_together(stack: Stack) -> None:
-    async def ok(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
+async def ok(scope: Any, receive: Any, send: Any) -> None:
+    """An app that answers 200 to whatever the gateway lets through."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
 
+
+def test_each_key_is_throttled_alone_and_all_together(stack: Stack) -> None:
     template = load_template()
     aliases = provision_gateway(
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
@@ -235,6 +237,99 @@ def test_each_key_is_throttled_alone_and_all_together(stack: Stack) -> None:
     assert other == [200, 429]
     assert throttled.status_code == 429
     assert throttled.content == b'{"message":"Too Many Requests"}'
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def keys_read(stack: Stack) -> tuple[TestClient, Clock, list[str]]:
+    """`ok` behind the gateway, keys read again every 60 s of a hand-moved clock; each read of
+    the keys (one `GetApiKeys`) is counted."""
+    template = load_template()
+    apigateway = boto3.client("apigateway")
+    aliases = provision_gateway(
+        template, apigateway, boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
+    )
+    reads: list[str] = []
+    apigateway.meta.events.register(
+        "before-call.apigateway.GetApiKeys", lambda **_: reads.append("GetApiKeys")
+    )
+    clock = Clock()
+    plenty = Throttle(1000, 1000)
+    gateway = LocalGateway(
+        ok, apigateway, stack.refs["UsagePlan"], plenty, plenty, 60, aliases, clock=clock
+    )
+    return TestClient(gateway), clock, reads
+
+
+def test_a_key_just_added_is_accepted_a_second_after_the_last_read_at_most(
+    keys_read: tuple[TestClient, Clock, list[str]],
+) -> None:
+    client, clock, _ = keys_read
+    assert client.get("/", headers=as_key(STACK_KEY)).status_code == 200
+
+    key = new_client_key()
+    clock.now += 0.5
+    too_soon = client.get("/", headers=as_key(key)).status_code
+    clock.now += 0.6
+    accepted = client.get("/", headers=as_key(key)).status_code
+
+    assert (too_soon, accepted) == (403, 200)
+
+
+def test_unknown_keys_cost_one_read_of_the_keys_a_second_at_most(
+    keys_read: tuple[TestClient, Clock, list[str]],
+) -> None:
+    client, clock, reads = keys_read
+    assert client.get("/", headers=as_key(STACK_KEY)).status_code == 200
+    assert len(reads) == 1
+    clock.now += 1.5
+
+    flood = [client.get("/", headers=as_key(f"bad-{n}")).status_code for n in range(20)]
+    clock.now += 0.5
+    flood += [client.get("/", headers=as_key(f"bad-{n}")).status_code for n in range(20)]
+    assert (set(flood), len(reads)) == ({403}, 2)
+
+    clock.now += 0.6
+    assert client.get("/", headers=as_key("bad")).status_code == 403
+    assert len(reads) == 3
+    # A known key, a missing or a repeated one asks for no read.
+    client.get("/", headers=as_key(STACK_KEY))
+    client.get("/")
+    client.get("/", headers=[("x-api-key", STACK_KEY), ("x-api-key", STACK_KEY)])
+    assert len(reads) == 3
+
+
+def test_a_revoked_key_is_refused_once_the_keys_are_read_again(
+    keys_read: tuple[TestClient, Clock, list[str]],
+) -> None:
+    client, clock, reads = keys_read
+    key = new_client_key()
+    assert client.get("/", headers=as_key(key)).status_code == 200
+    apigateway = boto3.client("apigateway")
+    [listed] = [
+        k for k in apigateway.get_api_keys(includeValues=True)["items"] if k.get("value") == key
+    ]
+    apigateway.update_api_key(
+        apiKey=listed["id"],
+        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
+    )
+
+    clock.now += 59
+    still = client.get("/", headers=as_key(key)).status_code
+    clock.now += 2
+    refused = client.get("/", headers=as_key(key)).status_code
+
+    assert (still, refused) == (200, 403)
+    assert len(reads) == 2
 
 
 # --- Through app.main.handler, as API Gateway invokes it ---
