@@ -1,7 +1,9 @@
 """`python -m local` (what `make run` runs): the whole service on this machine, until Ctrl-C.
 
-SIGINT and SIGTERM stop the poller, the API and the emulator, in that order, and exit 0. If one
-of them exits on its own, the others are stopped too and the exit code is 1.
+SIGINT and SIGTERM stop the poller, the API and the emulator, in that order, and exit 0. An API
+or a poller that exits on its own is started again, after 1 s, then 2, 4... up to 30 s while it
+keeps failing (`local.supervisor.RestartPolicy`), and the emulator keeps its data. If the
+emulator exits, its data is gone with it: the others are stopped and the exit code is 1.
 """
 
 import logging
@@ -61,7 +63,9 @@ def main() -> int:
         logger.info(banner(service, time.monotonic() - started))
         while not stopping.wait(0.5):
             if exited := service.exited():
-                logger.error("Exited on its own: %s; stopping the rest", ", ".join(exited))
+                logger.error(
+                    "Exited on its own, its data with it: %s; stopping the rest", ", ".join(exited)
+                )
                 exit_code = 1
                 break
     except Exception:

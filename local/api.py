@@ -8,7 +8,9 @@ import argparse
 from collections.abc import Sequence
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse
+from starlette.status import HTTP_431_REQUEST_HEADER_FIELDS_TOO_LARGE
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.main import app
 from local.config import get_local_settings
@@ -40,14 +42,51 @@ MAX_CONNECTIONS = 128
 # An idle kept-alive connection is closed after this (uvicorn's default, said here).
 KEEP_ALIVE_SECONDS = 5
 # The most a request's head (request line and headers) may take; the body has its own limit in
-# the app (app.api.middleware.MAX_BODY_BYTES). It is h11's setting: the parser is pinned to h11.
+# the app (app.api.middleware.MAX_BODY_BYTES). h11 (the parser is pinned to it) bounds only a head
+# it holds incomplete, answering 400 and closing; `HeadLimit` bounds a head that arrived complete.
 MAX_HEAD_BYTES = 16 * 1024
 
 
-def server_config(app: ASGIApp | str, host: str, port: int) -> uvicorn.Config:
+def head_size(scope: Scope) -> int:
+    """The bytes of a request's head as it was parsed: its request line, its header lines and
+    the blank line that ends them (whitespace around a header's value, which the parser drops,
+    aside)."""
+    target = scope.get("raw_path") or scope["path"].encode()
+    if scope["query_string"]:
+        target += b"?" + scope["query_string"]
+    method, version = scope["method"].encode(), scope["http_version"].encode()
+    request_line = b"%s %s HTTP/%s\r\n" % (method, target, version)
+    header_lines = sum(len(name) + len(b": \r\n") + len(value) for name, value in scope["headers"])
+    return len(request_line) + header_lines + len(b"\r\n")
+
+
+class HeadLimit:
+    """Answers 431 to a request whose head is over `limit` bytes, before `app` sees it.
+
+    h11 checks the size of a head only while it is incomplete: one that arrives whole in a read
+    (one write, or the last of several) is parsed whatever its size.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_HEAD_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and head_size(scope) > self.limit:
+            refusal = JSONResponse(
+                {"detail": f"Request header fields exceed {self.limit} bytes"},
+                status_code=HTTP_431_REQUEST_HEADER_FIELDS_TOO_LARGE,
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def server_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     """How the local server runs `app`: what `make run` serves, and what the tests serve."""
     return uvicorn.Config(
-        app,
+        # Here rather than in `served_app`, so that the tests serve the same bound.
+        HeadLimit(app),
         host=host,
         port=port,
         http="h11",

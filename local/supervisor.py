@@ -3,6 +3,11 @@
 Each runs in a child process of the supervisor, which starts them in order (emulator, tables and
 queues from `template.yaml`, API, poller) and stops them in reverse. The poller can be stopped
 and started on its own, as Lambda's event source mapping can be disabled and enabled.
+
+An API or a poller that exits on its own is started again, with the same environment, after a
+wait that grows while it keeps failing (`RestartPolicy`), as Lambda's event source keeps polling
+when a function crashes; the emulator, and the tables, keys and messages it holds, stay. An
+emulator that exits takes its state with it: there is nothing left to keep (`exited()`).
 """
 
 import json
@@ -11,7 +16,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -49,6 +56,89 @@ REAL_AWS_VARIABLES = (
 STOP_TIMEOUT_SECONDS = 30
 # How often the activity summary is logged, while there is activity.
 SUMMARY_INTERVAL_SECONDS = 5
+# How often the supervisor looks for a child that exited: well under a restart's first wait.
+WATCH_INTERVAL_SECONDS = 0.2
+
+
+def exit_status(returncode: int) -> str:
+    """A child's exit, as a developer reads it: `exit code 1`, `exit code -9, SIGKILL`."""
+    if returncode < 0:
+        return f"exit code {returncode}, {signal.Signals(-returncode).name}"
+    return f"exit code {returncode}"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long the supervisor waits before it starts again a child that exited on its own.
+
+    The first wait is `first_delay`; each next one doubles, up to `max_delay`, so a child that
+    cannot start (its port taken, a syntax error being fixed) is tried less and less often. A
+    child that ran `stable_after` seconds or more before it exited starts over from the first.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    stable_after: float = 60.0
+
+    def delay(self, previous: float | None, ran_for: float) -> float:
+        """The wait before the next start, after `previous` (None: no restart yet) and a run of
+        `ran_for` seconds."""
+        if previous is None or ran_for >= self.stable_after:
+            return self.first_delay
+        return min(previous * 2, self.max_delay)
+
+
+class Child:
+    """A child process that `tend()` starts again, after the policy's wait, once it has exited."""
+
+    def __init__(
+        self,
+        name: str,
+        start: Callable[[], "subprocess.Popen[str]"],
+        policy: RestartPolicy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`start` starts the process, the first time (here) and every time after."""
+        self.name = name
+        self._start = start
+        self._policy = policy
+        self._clock = clock
+        self.process = start()
+        self._started_at = clock()
+        self._delay: float | None = None
+        self._due: float | None = None
+
+    def tend(self) -> None:
+        """Note that the process exited, or start it again once its wait is over."""
+        now = self._clock()
+        if self._due is None:
+            returncode = self.process.poll()
+            if returncode is None:
+                return
+            ran_for = now - self._started_at
+            self._delay = self._policy.delay(self._delay, ran_for)
+            self._due = now + self._delay
+            logger.warning(
+                "The %s exited on its own (%s) after %.1f s; starting it again in %.1f s",
+                self.name,
+                exit_status(returncode),
+                ran_for,
+                self._delay,
+            )
+            return
+        if now < self._due:
+            return
+        self._due = None
+        self._started_at = now
+        try:
+            self.process = self._start()
+        except OSError:
+            # Out of processes or memory, for now: as a start that failed at once.
+            logger.exception("The %s could not be started", self.name)
+            self._delay = self._policy.delay(self._delay, 0.0)
+            self._due = now + self._delay
+            return
+        logger.info("The %s started again (pid %d)", self.name, self.process.pid)
 
 
 class LocalService:
@@ -59,11 +149,14 @@ class LocalService:
         settings: LocalSettings,
         output: IO[str] | None = None,
         api_aws_endpoint: Callable[[str], str] | None = None,
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         """`api_aws_endpoint` maps the emulator's URL to the one the API uses (the soak test's
-        fault proxy); the poller always reaches the emulator directly."""
+        fault proxy); the poller always reaches the emulator directly. `restart_policy` says
+        how long to wait before starting again an API or a poller that exited on its own."""
         self.settings = settings
         self._api_aws_endpoint = api_aws_endpoint
+        self._restart_policy = restart_policy or RestartPolicy()
         self.template: dict[str, Any] = load_template()
         self.emulator = (
             Emulator(settings.aws_endpoint_url, settings.local_emulator_port)
@@ -72,13 +165,17 @@ class LocalService:
         )
         self.stack: Stack | None = None
         self._output = output
-        self._api: subprocess.Popen[str] | None = None
-        self._poller: subprocess.Popen[str] | None = None
+        self._api: Child | None = None
+        self._poller: Child | None = None
+        # Held while a child is started, tended or taken away: the watcher never starts again a
+        # poller that `stop_poller` is stopping.
+        self._children = threading.Lock()
         # The functions' metrics, read from their stdout, and the summary they make.
         self.activity = Activity()
         self._sqs: SQSClient | None = None
         self._stopping = threading.Event()
         self._summarizer: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         self._key_aliases: dict[str, str] = {}
 
     @property
@@ -194,12 +291,28 @@ class LocalService:
         if self.emulator is not None and self._api_aws_endpoint is not None:
             env["AWS_ENDPOINT_URL"] = self._api_aws_endpoint(env["AWS_ENDPOINT_URL"])
         args = ["--host", self.settings.host, "--port", str(self.settings.port)]
-        self._api = self._spawn_function("local.api", args, env)
+        # Started again with this same environment: the gateway's usage plan and key aliases,
+        # and the endpoint `api_aws_endpoint` gave once.
+        with self._children:
+            self._api = self._child("API", "local.api", args, env)
+            api = self._api.process
         if self.stack is not None:
             self.start_poller()
-        wait_until_serving(f"{self.api_url}/docs", timeout=60, process=self._api)
+        wait_until_serving(f"{self.api_url}/docs", timeout=60, process=api)
         self._summarizer = threading.Thread(target=self._summarize, name="summary", daemon=True)
         self._summarizer.start()
+        self._watcher = threading.Thread(target=self._watch, name="watcher", daemon=True)
+        self._watcher.start()
+
+    def _child(self, name: str, module: str, args: list[str], env: dict[str, str]) -> Child:
+        return Child(name, lambda: self._spawn_function(module, args, env), self._restart_policy)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_INTERVAL_SECONDS):
+            with self._children:
+                for child in (self._api, self._poller):
+                    if child is not None:
+                        child.tend()
 
     def _spawn_function(
         self, module: str, args: list[str], env: dict[str, str]
@@ -252,12 +365,12 @@ class LocalService:
         return self.stack.refs[sqs_function_config(self.template, PROCESSOR_FUNCTION).queue_id]
 
     def start_poller(self) -> None:
-        """Start the event source mapping of the processor (if it is not running)."""
-        if self._poller is not None and self._poller.poll() is None:
-            return
+        """Start the event source mapping of the processor (if it is not started)."""
         env = self.function_environment(PROCESSOR_FUNCTION)
         args = ["--queue-url", self.queue_url, "--function", PROCESSOR_FUNCTION]
-        self._poller = self._spawn_function("local.poller", args, env)
+        with self._children:
+            if self._poller is None:
+                self._poller = self._child("poller", "local.poller", args, env)
 
     def stop_poller(self, kill: bool = False) -> None:
         """Stop the poller once its invocations in progress are done, or at once with `kill`.
@@ -265,34 +378,44 @@ class LocalService:
         Killed, it deletes nothing more: the records it had received come back after the
         queue's visibility timeout, as when a Lambda invocation crashes.
         """
-        if self._poller is not None:
+        with self._children:
+            poller, self._poller = self._poller, None
+        if poller is not None:
             if kill:
-                self._poller.kill()
-            stop(self._poller, STOP_TIMEOUT_SECONDS)
-            self._poller = None
+                poller.process.kill()
+            stop(poller.process, STOP_TIMEOUT_SECONDS)
+
+    def processes(self) -> dict[str, "subprocess.Popen[str]"]:
+        """The child processes now, by name (`emulator`, `api`, `poller`); one that exited
+        stays until it is started again."""
+        with self._children:
+            children = {"api": self._api, "poller": self._poller}
+            processes = {name: c.process for name, c in children.items() if c is not None}
+        if self.emulator is not None and self.emulator.process is not None:
+            processes["emulator"] = self.emulator.process
+        return processes
 
     def exited(self) -> list[str]:
-        """The children that exited on their own, with their exit codes."""
-        children = {"api": self._api, "poller": self._poller}
-        if self.emulator is not None:
-            children["emulator"] = self.emulator.process
-        return [
-            f"{name} (exit code {child.returncode})"
-            for name, child in children.items()
-            if child is not None and child.poll() is not None
-        ]
+        """The children that exited on their own and are not started again, with their exit
+        codes: the embedded emulator, whose state went with it (the others are started again)."""
+        emulator = self.emulator.process if self.emulator is not None else None
+        if emulator is None or emulator.poll() is None:
+            return []
+        return [f"emulator ({exit_status(emulator.returncode)})"]
 
     def stop(self) -> None:
         """Stop the poller and the API, then the emulator they use; all are reaped."""
         self._stopping.set()
-        if self._summarizer is not None:
-            self._summarizer.join()
-        children = [child for child in (self._poller, self._api) if child is not None]
+        for thread in (self._watcher, self._summarizer):
+            if thread is not None:
+                thread.join()
+        with self._children:
+            children = [c.process for c in (self._poller, self._api) if c is not None]
+            self._poller = self._api = None
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         for child in children:
             stop(child, STOP_TIMEOUT_SECONDS)
-        self._poller = self._api = None
         if self.emulator is not None:
             self.emulator.stop()

@@ -337,6 +337,56 @@ def test_the_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None
     assert eventually(lambda: port_is_free(stack.api_port), STOP_TIMEOUT)
 
 
+def module_of(pid: int) -> str | None:
+    """The module a `python -m module` process runs, from /proc."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    return args[args.index(b"-m") + 1].decode() if b"-m" in args else None
+
+
+def child_running(stack: RunningStack, module: str) -> int:
+    """The pid of the supervisor's child that runs `module`."""
+    (pid,) = [
+        pid
+        for pid in children_of(stack.process.pid)
+        if is_running(pid) and module_of(pid) == module
+    ]
+    return pid
+
+
+def test_a_killed_api_comes_back_with_the_data_and_a_killed_emulator_stops_all(
+    tmp_path: Path,
+) -> None:
+    stack = start_stack(tmp_path)
+    try:
+        with stack.client() as client:
+            group = client.post("/age-groups", json={"min_age": 40, "max_age": 50}).json()
+            os.kill(child_running(stack, "local.api"), signal.SIGKILL)
+
+            def serves_the_group() -> bool:
+                assert stack.process.poll() is None, stack.output()
+                try:
+                    response = client.get("/age-groups")
+                except httpx.TransportError:
+                    return False
+                return response.status_code == 200 and group in response.json()
+
+            assert eventually(serves_the_group, STARTUP_TIMEOUT), stack.output()
+        assert "The API exited on its own (exit code -9, SIGKILL)" in stack.output()
+        children = children_of(stack.process.pid)
+
+        os.kill(child_running(stack, "local.emulator"), signal.SIGKILL)
+
+        assert stack.process.wait(STOP_TIMEOUT) == 1, stack.output()
+        assert [pid for pid in children if is_running(pid)] == []
+        assert port_is_free(stack.api_port)
+        assert "emulator (exit code -9, SIGKILL)" in stack.output()
+    finally:
+        stop_stack(stack)
+
+
 # --- Clients, scopes and the gateway, as make run answers ---
 
 
