@@ -478,7 +478,8 @@ def plan(
 ) -> Plan:
     """What to set for `rate` enrollments a second, sustained; priced with every request keyed.
 
-    `monthly_quota` is the usage plan's Quota the template sets (requests a month per key).
+    `monthly_quota` is the usage plan's quota the template deploys (requests a month per key), if
+    it deploys one.
     """
     if not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"the rate must be a positive number, not {rate!r}")
@@ -555,10 +556,10 @@ def plan(
     if monthly_quota is not None:
         limits.append(
             Limit(
-                "usage plan Quota (requests a month per key, template.yaml)",
+                "usage plan quota (requests a month per key)",
                 monthly_quota,
                 api_rps * SECONDS_PER_MONTH,
-                "template.yaml UsagePlan Quota",
+                "template.yaml UsagePlanMonthlyQuota",
             )
         )
     limits.sort(key=lambda limit: limit.headroom)
@@ -603,7 +604,8 @@ def plan_lines(result: Plan) -> list[str]:
         f"  UsagePlan Throttle: RateLimit {result.usage_plan_rate}, BurstLimit "
         f"{result.usage_plan_burst} per API key ({result.api_requests_per_second:,.0f} "
         "requests/s: POST and polls following Retry-After)",
-        f"  UsagePlan Quota: at least {monthly_requests:,} requests a MONTH per key, or none",
+        f"  UsagePlanMonthlyQuota: 0 (none, the default), or at least {monthly_requests:,} "
+        "requests a month per key",
         f"  Api stage MethodSettings: ThrottlingRateLimit {result.stage_rate}, "
         f"ThrottlingBurstLimit {result.stage_burst} (all keys together)",
         f"  Account Lambda concurrency: at least {result.account_concurrency} "

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bench.cost import parse_rate, plan, plan_lines
 from bench.usage import MEASURED_PATH, load_measured
+from local.gateway import usage_plan_quota
 from local.template import load_template
 
 
@@ -22,8 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"make plan: {exc}", file=sys.stderr)
         return 2
-    quota = load_template()["Resources"]["UsagePlan"]["Properties"].get("Quota")
-    result = plan(rate, load_measured(), monthly_quota=quota["Limit"] if quota else None)
+    result = plan(rate, load_measured(), monthly_quota=usage_plan_quota(load_template()))
     print("\n".join(plan_lines(result)))
     print(f"\n(measured quantities: {MEASURED_PATH.name}, written by make bench)")
     return 0

@@ -100,8 +100,9 @@ made because the table showed where the money went; each was measured before and
 Not changed, and why: the API function's memory (its Lambda line is under $1 per million, so
 halving it would save about $0.1 for a latency this machine cannot measure as Lambda's CPU share
 would); the processor's tracing and batching window at 1/s (its $4.86 per million is mostly the
-4 s of work; a longer window would delay every enrollment). The usage plan's quota of 100,000
-requests a month per key binds first at any sustained load (`make plan`): raise it with the rate.
+4 s of work; a longer window would delay every enrollment). The usage plan has no monthly quota
+unless a deployment sets `UsagePlanMonthlyQuota`; one would bind first at any sustained load
+(`make plan` says how large it must be for a rate).
 """.splitlines()
 
 

@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.adapters import clients
+from app.api.middleware import REQUEST_ID_HEADER, resolve_request_id
 from app.domain.clients import DEFAULT_SCOPES, Client
 
 if TYPE_CHECKING:
@@ -65,6 +66,18 @@ def usage_plan_throttle(template: dict[str, Any]) -> Throttle:
     return Throttle(float(plan["RateLimit"]), int(plan["BurstLimit"]))
 
 
+# The template parameter that sets the usage plan's monthly quota per key; 0 is none.
+QUOTA_PARAMETER = "UsagePlanMonthlyQuota"
+
+
+def usage_plan_quota(template: dict[str, Any]) -> int | None:
+    """The usage plan's monthly quota per key as the template deploys it by default (None: none).
+
+    The plan's `Quota` is the parameter's, or none where it is 0 (`HasUsagePlanQuota`).
+    """
+    return int(template["Parameters"][QUOTA_PARAMETER]["Default"]) or None
+
+
 def stage_throttle(template: dict[str, Any]) -> Throttle:
     """The stage's method throttling, for all keys together, from the template's API."""
     [settings] = template["Resources"][API_RESOURCE]["Properties"]["MethodSettings"]
@@ -87,11 +100,12 @@ def provision_gateway(
     """
     auth = template["Resources"]["UsagePlan"]["Properties"]
     throttle = usage_plan_throttle(template)
+    quota = usage_plan_quota(template)
     plan = apigateway.create_usage_plan(
         name=f"{stack.name}-plan",
         description=auth.get("Description", ""),
         throttle={"rateLimit": throttle.rate, "burstLimit": throttle.burst},
-        quota={"limit": int(auth["Quota"]["Limit"]), "period": auth["Quota"]["Period"]},
+        **({"quota": {"limit": quota, "period": "MONTH"}} if quota else {}),  # type: ignore[arg-type]
     )
     stack.refs["UsagePlan"] = plan["id"]
     keys: dict[str, str] = {}
@@ -182,10 +196,10 @@ class LocalGateway:
             await run_in_threadpool(self._refresh_once, UNKNOWN_KEY_REREAD_SECONDS, True)
             key_id = self._keys.ids.get(key)
         if key is None or key_id is None:
-            await _answer(send, 403, "Forbidden")
+            await _answer(scope, send, 403, "Forbidden")
             return
         if not self._bucket(key_id).take() or not self._stage.take():
-            await _answer(send, 429, "Too Many Requests")
+            await _answer(scope, send, 429, "Too Many Requests")
             return
         identity = {"apiKeyId": key_id, "apiKey": key}
         scope = {**scope, "aws.event": {"requestContext": {"identity": identity}}}
@@ -238,9 +252,15 @@ def _pages(operation: Any, field_name: str, **params: Any) -> Iterable[dict[str,
         params["position"] = page["position"]
 
 
-async def _answer(send: Send, status: int, message: str) -> None:
+async def _answer(scope: Scope, send: Send, status: int, message: str) -> None:
+    """API Gateway's own answer, with a request id as its gateway responses carry one (the
+    template's `GatewayResponses`): here the app's, from the client's header or a new one."""
     body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (REQUEST_ID_HEADER.encode(), resolve_request_id(scope).encode()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
@@ -181,6 +182,28 @@ def test_the_gateway_refuses_a_bad_key_before_anything_else(
         response = gateway.request(method, path, content=body, headers=headers)
         assert response.status_code == 403
         assert response.content == b'{"message":"Forbidden"}'
+
+
+def test_the_gateways_own_answers_carry_a_request_id(gateway: TestClient) -> None:
+    refused = gateway.get("/age-groups", headers={"x-request-id": "req-403"})
+    unknown = gateway.get("/age-groups", headers={"x-api-key": "nobody"})
+
+    assert (refused.status_code, refused.headers["x-request-id"]) == (403, "req-403")
+    assert unknown.status_code == 403
+    assert UUID(unknown.headers["x-request-id"])
+
+
+def test_the_local_usage_plan_has_the_templates_quota(stack: Stack) -> None:
+    template = load_template()
+    apigateway = boto3.client("apigateway")
+    provision_gateway(template, apigateway, boto3.client("dynamodb"), stack, "s" * 20, "c" * 20)
+    template["Parameters"]["UsagePlanMonthlyQuota"]["Default"] = 1000
+    provision_gateway(template, apigateway, boto3.client("dynamodb"), stack, "t" * 20, "d" * 20)
+
+    default, quota = apigateway.get_usage_plans()["items"]
+
+    assert "quota" not in default
+    assert quota["quota"] == {"limit": 1000, "period": "MONTH"}
 
 
 def test_the_docs_pages_are_open(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,6 +7,8 @@ import pytest
 
 from bench import cost
 from bench.cost import Measured, Scenario
+from local.gateway import usage_plan_quota
+from local.template import load_template
 
 PRICES = cost.load_prices()
 
@@ -242,5 +244,12 @@ def test_make_plan_works_from_the_recorded_run(capsys: pytest.CaptureFixture[str
 def test_a_monthly_quota_below_the_rates_requests_binds_first() -> None:
     result = cost.plan(50, measured(), PRICES, monthly_quota=100_000)
 
-    assert result.limits[0].name.startswith("usage plan Quota")
+    assert result.limits[0].name.startswith("usage plan quota")
     assert result.limits[0].needed == pytest.approx(50 * 2 * 730 * 3600)
+
+
+def test_the_plan_has_no_quota_limit_while_the_template_deploys_none() -> None:
+    result = cost.plan(50, measured(), PRICES, monthly_quota=usage_plan_quota(load_template()))
+
+    assert not any("quota" in limit.name for limit in result.limits)
+    assert "UsagePlanMonthlyQuota: 0 (none, the default)" in "\n".join(cost.plan_lines(result))

@@ -90,8 +90,18 @@ def test_the_usage_plan_limits_the_stage_and_holds_the_key(cfn: dict[str, Any]) 
     assert plan["ApiStages"] == [{"ApiId": ref("Api"), "Stage": ref(stage_id)}]
     assert plan["Throttle"]["RateLimit"] > 0
     assert plan["Throttle"]["BurstLimit"] >= plan["Throttle"]["RateLimit"]
-    assert plan["Quota"]["Limit"] > 0
-    assert plan["Quota"]["Period"] in {"DAY", "WEEK", "MONTH"}
+    # A monthly quota only where the deployment sets one: by default, none.
+    assert plan["Quota"] == {
+        "Fn::If": [
+            "HasUsagePlanQuota",
+            {"Limit": ref("UsagePlanMonthlyQuota"), "Period": "MONTH"},
+            ref("AWS::NoValue"),
+        ]
+    }
+    assert cfn["Conditions"]["HasUsagePlanQuota"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("UsagePlanMonthlyQuota"), 0]}]
+    }
+    assert cfn["Parameters"]["UsagePlanMonthlyQuota"]["Default"] == 0
 
     key_id, key = one(resources_of_type(cfn, "AWS::ApiGateway::ApiKey"))
     assert key["Enabled"] is True
@@ -304,3 +314,12 @@ def test_only_lambda_can_assume_the_roles(cfn: dict[str, Any]) -> None:
         (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": ["lambda.amazonaws.com"]}
         assert statement["Action"] == ["sts:AssumeRole"]
+
+
+def test_api_gateways_own_answers_carry_the_request_id(cfn: dict[str, Any]) -> None:
+    _, api = one(resources_of_type(cfn, "AWS::ApiGateway::RestApi"))
+    responses = api["Body"]["x-amazon-apigateway-gateway-responses"]
+
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        parameters = responses[kind]["responseParameters"]
+        assert parameters["gatewayresponse.header.X-Request-Id"] == "context.requestId"
