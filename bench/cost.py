@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.domain.services import MAX_AGE_GROUPS
+
 PRICES_PATH = Path(__file__).with_name("prices.toml")
 SECONDS_PER_MONTH = 730 * 3600  # AWS's pricing month: 730 hours
 MILLION = 1_000_000
@@ -146,6 +148,8 @@ class Measured:
     admitted_rate: float
     # Where each number came from, for the table's notes.
     notes: list[str] = field(default_factory=list)
+    # The largest age group item (bytes): what each group adds to an enrollment's scan.
+    age_group_bytes: float = 0.0
     # The template's sampling rule for the API's stage: its reservoir (traces a second) and its
     # rate; None where the template has none and X-Ray's default rule applies.
     api_sampling: dict[str, float] | None = None
@@ -409,7 +413,21 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         "",
     ]
     lines += [f"- {note}" for note in measured.notes]
+    if measured.age_group_bytes:
+        lines.append(f"- {cap_line(measured, prices)}")
     return lines
+
+
+def cap_line(measured: Measured, prices: Mapping[str, Price]) -> str:
+    """What every enrollment costs more with as many age groups as may be registered."""
+    at_cap = read_units(math.ceil(MAX_AGE_GROUPS * measured.age_group_bytes), consistent=False)
+    price = prices["dynamodb_read_request_unit"].price
+    return (
+        f"at the cap of {MAX_AGE_GROUPS} age groups (MAX_AGE_GROUPS), each POST /enrollments "
+        f"scans {MAX_AGE_GROUPS} items of up to {measured.age_group_bytes:.0f} bytes: "
+        f"{at_cap:g} read units in place of {measured.rru_scan:g}, "
+        f"{_money((at_cap - measured.rru_scan) * price)} more per million enrollments"
+    )
 
 
 # --- Capacity plan -------------------------------------------------------------------------------

@@ -180,6 +180,7 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
         "rru_get": read_units(item_size(enrollment) + 2, consistent=True),
         "wru_update": float(write_units(item_size(enrollment) + 2)),
         "age_groups": len(groups),
+        "age_group_bytes": max(item_size(g) for g in groups),
         "enrollment_bytes": item_size(enrollment),
         "record_bytes": item_size(record),
     }
@@ -321,6 +322,7 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
         },
         retry_after_seconds=api["retry_after_seconds"],
         rru_scan=api["rru_scan"],
+        age_group_bytes=api["age_group_bytes"],
         wru_put=api["wru_put"],
         wru_claim=api["wru_claim"],
         wru_transaction=api["wru_transaction"],

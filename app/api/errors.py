@@ -23,6 +23,7 @@ from app.domain.errors import (
     NotFoundError,
     RefusalError,
     RequestInProgressError,
+    TooManyAgeGroupsError,
     UnknownCallerError,
 )
 
@@ -105,6 +106,7 @@ async def _missing_scope(request: Request, exc: Exception) -> JSONResponse:
 REFUSALS: dict[type[RefusalError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     AgeNotAllowedError: status.HTTP_400_BAD_REQUEST,
+    TooManyAgeGroupsError: status.HTTP_409_CONFLICT,
 }
 
 

@@ -30,6 +30,16 @@ class AgeNotAllowedError(RefusalError):
         self.age = age
 
 
+class TooManyAgeGroupsError(RefusalError):
+    """As many age groups as may be registered exist already."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"At most {limit} age groups may be registered: delete one before adding another"
+        )
+        self.limit = limit
+
+
 class UnknownCallerError(ServiceError):
     """The request's API key belongs to no enabled client: denied, as by default."""
 

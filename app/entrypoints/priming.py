@@ -99,7 +99,7 @@ PRIMED_REQUESTS = [
         "POST",
         "/age-groups",
         {"min_age": 0, "max_age": 150},
-        answers=[("dynamodb", "put_item", {})],
+        answers=[("dynamodb", "scan", {"Items": [_GROUP_ITEM]}), ("dynamodb", "put_item", {})],
     ),
     PrimedRequest(
         "DELETE", f"/age-groups/{_GROUP.age_group_id}", answers=[("dynamodb", "delete_item", {})]

@@ -11,6 +11,8 @@ from app.adapters.age_groups import AgeGroupRepository
 from app.adapters.aws import get_dynamodb_client
 from app.api.dependencies import get_age_group_repository
 from app.config import get_settings
+from app.domain.services import MAX_AGE_GROUPS
+from tests.conftest import app_with_docs
 
 CreateAgeGroup = Callable[[int, int], dict[str, Any]]
 
@@ -172,3 +174,43 @@ def test_a_wrong_method_is_405_naming_every_method_of_the_path(
 
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
+
+
+def put_age_groups(count: int) -> None:
+    """`count` age groups in the table, written directly."""
+    table = boto3.resource("dynamodb").Table(get_settings().age_groups_table)
+    with table.batch_writer() as batch:
+        for _ in range(count):
+            batch.put_item(
+                Item={
+                    "age_group_id": str(uuid4()),
+                    "min_age": 0,
+                    "max_age": 150,
+                    "created_at": "2026-01-01T00:00:00+00:00",
+                }
+            )
+
+
+def test_age_groups_are_capped_with_a_409_until_one_is_deleted(client: TestClient) -> None:
+    put_age_groups(MAX_AGE_GROUPS - 1)
+    last = client.post("/age-groups", json={"min_age": 1, "max_age": 2})
+
+    refused = client.post("/age-groups", json={"min_age": 3, "max_age": 4})
+
+    assert last.status_code == 201
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {
+            "detail": f"At most {MAX_AGE_GROUPS} age groups may be registered: "
+            "delete one before adding another"
+        },
+    )
+    assert len(client.get("/age-groups").json()) == MAX_AGE_GROUPS
+    assert client.delete(f"/age-groups/{last.json()['age_group_id']}").status_code == 200
+    assert client.post("/age-groups", json={"min_age": 3, "max_age": 4}).status_code == 201
+
+
+def test_the_cap_is_documented_on_the_operation() -> None:
+    operation = app_with_docs().openapi()["paths"]["/age-groups"]["post"]
+
+    assert str(MAX_AGE_GROUPS) in operation["responses"]["409"]["description"]

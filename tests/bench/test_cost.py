@@ -253,3 +253,12 @@ def test_the_plan_has_no_quota_limit_while_the_template_deploys_none() -> None:
 
     assert not any("quota" in limit.name for limit in result.limits)
     assert "UsagePlanMonthlyQuota: 0 (none, the default)" in "\n".join(cost.plan_lines(result))
+
+
+def test_the_cost_of_an_enrollment_at_the_cap_of_age_groups_is_priced_from_a_groups_size() -> None:
+    line = cost.cap_line(replace(measured(), age_group_bytes=130), PRICES)
+
+    # 100 groups of 130 bytes: 13,000 bytes, 4 units of 4 KB, half as an eventual read.
+    assert "2 read units in place of 0.5" in line
+    price = PRICES["dynamodb_read_request_unit"].price
+    assert line.endswith(f"{cost._money(1.5 * price)} more per million enrollments")

@@ -7,12 +7,12 @@ from pydantic import BaseModel
 
 from app.api.concurrency import run_blocking
 from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
-from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
+from app.api.errors import IDEMPOTENT_RESPONSES, RETRY_AFTER_DOCS, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import requires
 from app.domain.clients import Scope
 from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
-from app.domain.services import register_age_group
+from app.domain.services import MAX_AGE_GROUPS, register_age_group
 
 router = APIRouter(prefix="/age-groups", tags=["age groups"])
 
@@ -26,18 +26,27 @@ class Message(BaseModel):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_201_CREATED: {"headers": LOCATION_HEADER}, **IDEMPOTENT_RESPONSES},
+    responses={
+        status.HTTP_201_CREATED: {"headers": LOCATION_HEADER},
+        **IDEMPOTENT_RESPONSES,
+        status.HTTP_409_CONFLICT: error_answer(
+            f"{MAX_AGE_GROUPS} age groups are registered already, the most there may be; or the "
+            "first request with this Idempotency-Key is still in progress (with `Retry-After`)",
+            headers=RETRY_AFTER_DOCS,
+        ),
+    },
     openapi_extra=requires(Scope.AGE_GROUPS_WRITE),
 )
 async def create_age_group(
     new: AgeGroupCreate,
+    repository: AgeGroupRepositoryDep,
     idempotency: IdempotencyDep,
     request: Request,
     response: Response,
 ) -> AgeGroup:
     """Register an age group; `Location` is its URL. Scope: `age-groups:write`."""
     group = await run_blocking(
-        idempotency.run, AgeGroup, lambda unit: register_age_group(new, unit)
+        idempotency.run, AgeGroup, lambda unit: register_age_group(new, repository, unit)
     )
     response.headers["Location"] = location(
         request, "delete_age_group", age_group_id=group.age_group_id
