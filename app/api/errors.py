@@ -69,11 +69,12 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_403_FORBIDDEN: error_answer(
         "Missing or wrong API key, a key of no enabled client, or a key without the "
         "operation's scope (`x-scopes`), which `message` names",
-        "Forbidden",
+        "GatewayMessage",
     ),
     status.HTTP_413_CONTENT_TOO_LARGE: error_answer("Request body over 16 KiB"),
     status.HTTP_429_TOO_MANY_REQUESTS: error_answer(
-        "Over the key's usage plan or the stage's throttle: API Gateway's answer", "Forbidden"
+        "Over the key's usage plan or the stage's throttle: API Gateway's answer",
+        "GatewayMessage",
     ),
     status.HTTP_500_INTERNAL_SERVER_ERROR: error_answer("Unexpected error", "InternalError"),
     status.HTTP_503_SERVICE_UNAVAILABLE: error_answer(

@@ -42,13 +42,13 @@ class ValidationErrors(BaseModel):
     detail: list[ValidationErrorItem]
 
 
-class Forbidden(BaseModel):
-    """API Gateway's answer to a missing or wrong API key."""
+class GatewayMessage(BaseModel):
+    """An answer in API Gateway's shape: a missing or wrong key or scope (403), a throttle (429)."""
 
     message: str
 
 
-ERROR_SHAPES = (ErrorDetail, InternalError, ValidationErrors, Forbidden)
+ERROR_SHAPES = (ErrorDetail, InternalError, ValidationErrors, GatewayMessage)
 
 
 def error_shape_schemas() -> dict[str, Any]:

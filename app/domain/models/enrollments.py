@@ -15,7 +15,8 @@ from app.domain.models.common import REQUEST_CONFIG, Age
 # Each class of character is a list of inclusive code point ranges, from which come both the
 # schema's pattern (spelt as ranges that Python's regex dialect and the schema's, ECMA-262, read
 # alike: `\s` and `\p{...}` mean other things in each, or nothing) and the validator's sets, so
-# that importing the model compiles no regular expression.
+# that the name's rules compile no regular expression at import (the CPF's one pattern is
+# compiled by app.domain.cpf).
 Ranges = tuple[tuple[int, int], ...]
 
 # What a person's name cannot contain, anywhere: C0 and C1 controls (a terminal's escapes, NUL,
