@@ -10,10 +10,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from app.api.factory import create_app
 from local.api import MAX_CONNECTIONS, MAX_HEAD_BYTES
 from local.template import Stack
-from tests.conftest import served
+from tests.conftest import in_process_app, served
 
 # A head well past the limit, as a client that sends one too many cookies does.
 OVERSIZED_HEAD_BYTES = 70 * 1024
@@ -21,7 +20,7 @@ OVERSIZED_HEAD_BYTES = 70 * 1024
 
 @pytest.fixture
 def url(stack: Stack) -> Iterator[str]:
-    with served(create_app()) as base_url:
+    with served(in_process_app()) as base_url:
         yield base_url
 
 
