@@ -220,8 +220,9 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
 
         # Every enrollment reads every group: at the cap, its scan is the largest it can be.
         groups = dynamodb.scan(TableName=settings.age_groups_table, Select="COUNT")["Count"]
-        for _ in range(MAX_AGE_GROUPS - groups):
-            dynamodb.put_item(TableName=settings.age_groups_table, Item=age_group_item(140, 150))
+        fillers = [age_group_item(140, 150) for _ in range(MAX_AGE_GROUPS - groups)]
+        for item in fillers:
+            dynamodb.put_item(TableName=settings.age_groups_table, Item=item)
         for _ in range(WARMUP):
             call("POST", "/enrollments", enrollment, 202)
             direct_enroll()
@@ -233,6 +234,11 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         )
         name = f"Warm POST /enrollments with {MAX_AGE_GROUPS} age groups"
         figures.append(Figure(name, median(app_ms), median(floor_ms), "ms", 1.2))
+        # The benchmarks after this one find the table as it was.
+        for item in fillers:
+            dynamodb.delete_item(
+                TableName=settings.age_groups_table, Key={"age_group_id": item["age_group_id"]}
+            )
 
         app_ids, floor_ids = fresh_group_ids(RUNS + WARMUP), fresh_group_ids(RUNS + WARMUP)
         for _ in range(WARMUP):
