@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import pytest
@@ -26,7 +26,9 @@ from app.config import get_settings
 from app.domain.clients import ALL_SCOPES, Caller, Client, Scope
 from local.api import server_config
 from local.aws_shapes import sqs_record
-from local.emulator import emulator_server
+from local.config import LocalSettings
+from local.emulator import emulator_server, free_port
+from local.supervisor import LocalService, RestartPolicy
 from local.template import Stack, load_template, provision
 from processor.handler import get_enrollment_repository
 
@@ -215,6 +217,32 @@ def served(app: ASGIApp) -> Iterator[str]:
         server.should_exit = True
         thread.join()
         listener.close()
+
+
+@contextmanager
+def local_service(
+    log: IO[str], api_key: str, restart_policy: RestartPolicy | None = None, **overrides: Any
+) -> Iterator[LocalService]:
+    """The emulator, the API and the poller, as `python -m local` runs them, on free ports, with
+    `overrides` of the local settings."""
+    local = LocalService(
+        LocalSettings(
+            host="127.0.0.1",
+            port=free_port(),
+            api_key=api_key,
+            local_stack=True,
+            aws_endpoint_url=None,
+            local_emulator_port=free_port(),
+            **overrides,
+        ),
+        output=log,
+        restart_policy=restart_policy,
+    )
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
 
 
 def app_with_docs() -> FastAPI:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.idempotency import ReplayedRefusalError
 from app.api.middleware import REQUEST_ID_HEADER, resolve_request_id
+from app.api.text import is_unicode, is_utf8
 from app.domain.errors import (
     AgeNotAllowedError,
     DependencyUnavailableError,
@@ -178,18 +179,9 @@ def internal_error_response(request_id: str) -> JSONResponse:
 MAX_ECHO_DEPTH = 32
 
 
-def _is_unicode(value: str) -> bool:
-    """Whether `value` holds no lone surrogate: the code points UTF-8 cannot carry."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _text(value: str) -> str:
     """`value` with each lone surrogate replaced by U+FFFD."""
-    if _is_unicode(value):
+    if is_unicode(value):
         return value
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value)
 
@@ -206,12 +198,10 @@ def _echoable(value: object) -> bool:
         if depth > MAX_ECHO_DEPTH:
             return False
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if not is_unicode(item):
                 return False
         elif isinstance(item, bytes):
-            try:
-                item.decode("utf-8")
-            except UnicodeDecodeError:
+            if not is_utf8(item):
                 return False
         elif isinstance(item, float):
             if not math.isfinite(item):

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.text import is_utf8
 from app.observability.logs import bind
 
 MAX_BODY_BYTES = 16 * 1024
@@ -64,7 +65,7 @@ class RequestBodyMiddleware:
         if body is None:
             await _send_json(send, 413, too_large)
             return
-        if not _is_utf8(body):
+        if not is_utf8(body):
             await _send_json(send, 400, {"detail": "Request body is not UTF-8 text"})
             return
         unread: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
@@ -77,14 +78,6 @@ class RequestBodyMiddleware:
 
 class _ClientDisconnectedError(Exception):
     pass
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:

@@ -26,6 +26,8 @@ import binascii
 import re
 from typing import Any
 
+from app.api.text import is_unicode
+
 # A method is a token (RFC 9110, section 9.1); the app answers one it does not route with a 405.
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # A token of letters, digits and `.-_:`: API Gateway's request ids are UUIDs.
@@ -39,15 +41,6 @@ class MalformedEventError(ValueError):
     """An event the app cannot be handed: its answer is a 400 naming what is wrong."""
 
 
-def _is_text(value: str) -> bool:
-    """Whether `value` holds no lone surrogate, the code points UTF-8 cannot carry."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -57,7 +50,7 @@ def _strings(mapping: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     return {
         name: value
         for name in names
-        if isinstance(value := mapping.get(name), str) and _is_text(value)
+        if isinstance(value := mapping.get(name), str) and is_unicode(value)
     }
 
 
@@ -89,7 +82,7 @@ def _values(value: object, name: str) -> list[str]:
     for item in value if isinstance(value, list) else [value]:
         if not isinstance(item, str):
             raise MalformedEventError(f"Malformed {name}")
-        if not _is_text(item):
+        if not is_unicode(item):
             raise MalformedEventError(f"The {name} is not valid text")
         found.append(item)
     return found
@@ -103,7 +96,7 @@ def _merged(event: dict[str, Any], single: str, multi: str, what: str) -> dict[s
     merged: dict[str, list[str]] = {}
     for field, fold in ((single, False), (multi, True)):
         for name, value in _object(event.get(field)).items():
-            if not isinstance(name, str) or not _is_text(name):
+            if not isinstance(name, str) or not is_unicode(name):
                 raise MalformedEventError(f"Malformed {what}")
             key = name.lower() if what == "header" else name
             values = _values(value, what)
@@ -144,7 +137,7 @@ def _body(event: dict[str, Any]) -> tuple[str | None, bool]:
             base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise MalformedEventError("Request body is not valid base64") from exc
-    elif not _is_text(body):
+    elif not is_unicode(body):
         raise MalformedEventError("Request body is not UTF-8 text")
     return body, encoded
 
@@ -157,7 +150,7 @@ def normalize_event(event: object) -> dict[str, Any]:
     if not isinstance(method, str) or not _METHOD.fullmatch(method):
         raise MalformedEventError("Malformed method")
     path = event.get("path")
-    if not isinstance(path, str) or not path.startswith("/") or not _is_text(path):
+    if not isinstance(path, str) or not path.startswith("/") or not is_unicode(path):
         raise MalformedEventError("Malformed path")
     headers = _headers(event)
     query = _merged(

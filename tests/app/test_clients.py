@@ -51,6 +51,18 @@ def as_key(key: str) -> dict[str, str]:
     return {"x-api-key": key}
 
 
+def disable_key(key: str) -> None:
+    """Disable the API key whose value is `key`, as `enrollment-clients revoke` does."""
+    apigateway = boto3.client("apigateway")
+    [listed] = [
+        k for k in apigateway.get_api_keys(includeValues=True)["items"] if k.get("value") == key
+    ]
+    apigateway.update_api_key(
+        apiKey=listed["id"],
+        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
+    )
+
+
 def new_client_key(scopes: frozenset[Scope] = DEFAULT_SCOPES) -> str:
     """A client added as `enrollment-clients add` does: its key on the plan, its record."""
     apigateway = boto3.client("apigateway")
@@ -222,14 +234,7 @@ def test_the_docs_pages_are_open(stack: Stack, monkeypatch: pytest.MonkeyPatch) 
 def test_a_revoked_key_is_refused(gateway: TestClient) -> None:
     key = new_client_key()
     assert gateway.get("/age-groups", headers=as_key(key)).status_code == 200
-    apigateway = boto3.client("apigateway")
-    [listed] = [
-        k for k in apigateway.get_api_keys(includeValues=True)["items"] if k.get("value") == key
-    ]
-    apigateway.update_api_key(
-        apiKey=listed["id"],
-        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
-    )
+    disable_key(key)
 
     assert gateway.get("/age-groups", headers=as_key(key)).status_code == 403
 
@@ -337,14 +342,7 @@ def test_a_revoked_key_is_refused_once_the_keys_are_read_again(
     client, clock, reads = keys_read
     key = new_client_key()
     assert client.get("/", headers=as_key(key)).status_code == 200
-    apigateway = boto3.client("apigateway")
-    [listed] = [
-        k for k in apigateway.get_api_keys(includeValues=True)["items"] if k.get("value") == key
-    ]
-    apigateway.update_api_key(
-        apiKey=listed["id"],
-        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
-    )
+    disable_key(key)
 
     clock.now += 59
     still = client.get("/", headers=as_key(key)).status_code

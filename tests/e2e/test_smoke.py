@@ -12,10 +12,10 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from local.config import LocalSettings
 from local.emulator import free_port
 from local.smoke import SMOKE_AGE, SmokeSettings, smoke
 from local.supervisor import LocalService
+from tests.conftest import local_service
 from tests.e2e.test_local_stack import ROOT
 
 # API Gateway's keys are 20 characters at least (moto's stand-in for the stack path checks).
@@ -31,24 +31,16 @@ SHORT_MARGIN = 1.0
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     """The emulator, the API and the poller, as `python -m local` runs them."""
-    settings = LocalSettings(
-        host="127.0.0.1",
-        port=free_port(),
-        api_key=API_KEY,
-        local_stack=True,
-        aws_endpoint_url=None,
-        local_emulator_port=free_port(),
-        local_visibility_timeout=VISIBILITY_TIMEOUT,
-        processing_delay_seconds=PROCESSING_DELAY,
-    )
-    log = (tmp_path_factory.mktemp("smoke") / "local.log").open("w")
-    local = LocalService(settings, output=log)
-    try:
-        local.start()
+    with (
+        (tmp_path_factory.mktemp("smoke") / "local.log").open("w") as log,
+        local_service(
+            log,
+            API_KEY,
+            local_visibility_timeout=VISIBILITY_TIMEOUT,
+            processing_delay_seconds=PROCESSING_DELAY,
+        ) as local,
+    ):
         yield local
-    finally:
-        local.stop()
-        log.close()
 
 
 def settings_for(service: LocalService, **changes: object) -> SmokeSettings:

@@ -14,7 +14,7 @@ from local.config import DEFAULT_API_KEY, DEFAULT_CLIENT_API_KEY, LocalSettings
 from local.emulator import free_port
 from local.supervisor import REAL_AWS_VARIABLES, Child, LocalService, RestartPolicy
 from local.template import Stack, load_template
-from tests.conftest import VALID_CPF
+from tests.conftest import VALID_CPF, local_service
 from tests.e2e.test_local_stack import PROCESSED_WITHIN, STARTUP_TIMEOUT, eventually
 
 # A tenth of a second before a restart: the tests wait on the children's start-up, not on it.
@@ -170,23 +170,17 @@ def test_a_child_that_exits_is_logged_then_started_again_once_its_wait_is_over(
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[LocalService]:
     """The emulator, the API and the poller, as `python -m local` runs them, restarting fast."""
-    settings = LocalSettings(
-        host="127.0.0.1",
-        port=free_port(),
-        api_key=DEFAULT_API_KEY,
-        local_stack=True,
-        aws_endpoint_url=None,
-        local_emulator_port=free_port(),
-        local_visibility_timeout=1,
-        processing_delay_seconds=0,
-    )
-    with (tmp_path / "local.log").open("w") as log:
-        local = LocalService(settings, output=log, restart_policy=FAST_RESTARTS)
-        try:
-            local.start()
-            yield local
-        finally:
-            local.stop()
+    with (
+        (tmp_path / "local.log").open("w") as log,
+        local_service(
+            log,
+            DEFAULT_API_KEY,
+            FAST_RESTARTS,
+            local_visibility_timeout=1,
+            processing_delay_seconds=0,
+        ) as local,
+    ):
+        yield local
 
 
 def runs_again(service: LocalService, name: str, pid: int) -> bool:
