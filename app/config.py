@@ -15,7 +15,7 @@ API_FUNCTION_SETTINGS = (
     "clients_table",
     "stack_api_key_id",
 )
-PROCESSOR_FUNCTION_SETTINGS = ("enrollments_table",)
+PROCESSOR_FUNCTION_SETTINGS = ("enrollments_table", "api_timeout_seconds")
 
 
 class Settings(BaseSettings):
@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     enrollment_queue_url: str = ""
     processing_delay_seconds: float = Field(default=4.0, ge=0)
     # The API function's timeout (the processor's copy): a request that published a message
-    # writes its enrollment within it, or never. The template sets it from ApiFunction's Timeout.
-    api_timeout_seconds: float = Field(default=29.0, gt=0)
+    # writes its enrollment within it, or never. The template's ApiTimeoutSeconds sets both.
+    api_timeout_seconds: float | None = Field(default=None, gt=0)
     # The processor's event source: how long it gathers a batch (MaximumBatchingWindowInSeconds).
     # With the delay it tells the API when an enrollment is likely PROCESSED (`Retry-After`).
     batching_window_seconds: float = Field(default=1.0, ge=0)

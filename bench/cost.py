@@ -5,6 +5,7 @@ stack (`Measured`, saved in bench/measured.json by `make bench`). Every line of 
 measured quantity times a published price; what is modelled rather than measured says so.
 """
 
+import json
 import math
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -150,6 +151,10 @@ class Measured:
     notes: list[str] = field(default_factory=list)
     # The largest age group item (bytes): what each group adds to an enrollment's scan.
     age_group_bytes: float = 0.0
+    # A line of API Gateway's access log (bytes), one per request: the template's format.
+    access_log_bytes: float = 0.0
+    # Each function's SystemLogLevel in the template: at INFO, Lambda adds its START and REPORT.
+    system_log_levels: dict[str, str] = field(default_factory=dict)
     # The template's sampling rule for the API's stage: its reservoir (traces a second) and its
     # rate; None where the template has none and X-Ray's default rule applies.
     api_sampling: dict[str, float] | None = None
@@ -199,6 +204,49 @@ class Usage:
     polls: float
 
 
+# The system log records Lambda writes for an invocation at SystemLogLevel INFO, in its JSON log
+# format (the Lambda guide's telemetry schema reference: `platform.start`, `platform.report`),
+# with values as long as a real invocation's. An estimate from the published schema: no Lambda
+# runs here to print them.
+_TRACE = {
+    "spanId": "0123456789abcdef",
+    "type": "X-Amzn-Trace-Id",
+    "value": "Root=1-6754b3c2-2f9a7c1e4b5d6e7f8a9b0c1d;Parent=0123456789abcdef;Sampled=0",
+}
+_INVOCATION = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa"
+SYSTEM_LOG_RECORDS = (
+    {
+        "time": "2026-12-06T15:00:00.000Z",
+        "type": "platform.start",
+        "record": {"requestId": _INVOCATION, "version": "42", "tracing": _TRACE},
+    },
+    {
+        "time": "2026-12-06T15:00:00.025Z",
+        "type": "platform.report",
+        "record": {
+            "requestId": _INVOCATION,
+            "metrics": {
+                "durationMs": 23.456,
+                "billedDurationMs": 24,
+                "memorySizeMB": 512,
+                "maxMemoryUsedMB": 67,
+            },
+            "tracing": _TRACE,
+            "status": "success",
+        },
+    },
+)
+SYSTEM_LOG_BYTES = sum(
+    len(json.dumps(record, separators=(",", ":"))) + 1 for record in SYSTEM_LOG_RECORDS
+)
+
+
+def system_log_bytes(measured: Measured, function_id: str) -> float:
+    """What Lambda's own lines add to an invocation of `function_id`, at its SystemLogLevel."""
+    level = measured.system_log_levels.get(function_id, "WARN")
+    return SYSTEM_LOG_BYTES if level in ("INFO", "DEBUG") else 0.0
+
+
 def billed_ms(ms: float) -> float:
     """Lambda bills duration in whole milliseconds, rounded up."""
     return float(math.ceil(ms - 1e-9))
@@ -238,6 +286,12 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
         + measured.log_bytes_record
         + measured.invocation_log_bytes(records) / records
     )
+    if not scenario.seed:
+        # The access log's line of every request, and Lambda's own lines where the template
+        # sends them; the seed's design is priced without either, as before.
+        log_bytes += requests * measured.access_log_bytes
+        log_bytes += requests * system_log_bytes(measured, "ApiFunction")
+        log_bytes += invocations * system_log_bytes(measured, "ProcessorFunction")
     reservoir = prices["xray_default_reservoir"].price
     fixed_rate = prices["xray_default_rate"].price
     # API Gateway samples the requests (the function follows its decision) by the template's
@@ -415,7 +469,30 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
     lines += [f"- {note}" for note in measured.notes]
     if measured.age_group_bytes:
         lines.append(f"- {cap_line(measured, prices)}")
+    lines.append(f"- {system_log_line(measured, prices)}")
     return lines
+
+
+def system_log_line(measured: Measured, prices: Mapping[str, Price]) -> str:
+    """What Lambda's START and REPORT lines cost per million enrollments, function by function,
+    at the admitted rate: the price of SystemLogLevel INFO (docs/adr/0009-system-log-level.md)."""
+    name, scenario = scenarios(measured)[0]
+    use = usage(measured, scenario, prices)
+    per_byte = prices["logs_ingestion"].price / GIB * MILLION
+    api = use.api_requests * SYSTEM_LOG_BYTES * per_byte
+    processor = use.processor_invocations * SYSTEM_LOG_BYTES * per_byte
+    levels = ", ".join(
+        f"{function} {measured.system_log_levels.get(function, 'WARN')}"
+        for function in ("ApiFunction", "ProcessorFunction")
+    )
+    return (
+        f"Lambda's START and REPORT lines at SystemLogLevel INFO: about {SYSTEM_LOG_BYTES} bytes "
+        f"an invocation (Lambda's published JSON schema, not measured); at {name}, "
+        f"{_money(api)} per million enrollments on the API function "
+        f"({use.api_requests:.2f} invocations each), {_money(processor)} on the processor "
+        f"({use.processor_invocations:.3f}); the template sets {levels}, and the table above "
+        "counts the lines it sends"
+    )
 
 
 def cap_line(measured: Measured, prices: Mapping[str, Price]) -> str:

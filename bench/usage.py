@@ -187,6 +187,45 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
     return result
 
 
+# What API Gateway puts in place of each variable of the access log's format: a real request's
+# values, as long as they come (a poll of an enrollment by a client's key).
+ACCESS_LOG_VALUES = {
+    "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    "$context.extendedRequestId": "C3dYxF0kIAMFkZg=",
+    "$context.identity.apiKeyId": "x4rxoiekt5",
+    "$context.httpMethod": "GET",
+    "$context.resourcePath": "/{proxy+}",
+    "$context.path": "/v1/enrollments/8a1e2f4c-1b2d-4e5f-9a8b-7c6d5e4f3a2b",
+    "$context.status": "200",
+    "$context.responseLatency": "23",
+    "$context.integrationLatency": "21",
+    "$context.error.responseType": "-",
+    "$context.requestTime": "06/Dec/2026:15:00:00 +0000",
+    "${AWS::StackName}": "enrollment-service-production",
+}
+
+
+def access_log_bytes(template: dict[str, Any]) -> float:
+    """The bytes of one line of the API's access log, as its format renders a request."""
+    line = template["Resources"]["Api"]["Properties"]["AccessLogSetting"]["Format"]["Fn::Sub"]
+    for variable in sorted(ACCESS_LOG_VALUES, key=len, reverse=True):
+        line = line.replace(variable, ACCESS_LOG_VALUES[variable])
+    if "$context" in line or "${" in line:
+        raise ValueError(f"A variable of the access log has no sample value: {line}")
+    json.loads(line)
+    return float(len(line.encode()) + 1)
+
+
+def system_log_levels(template: dict[str, Any]) -> dict[str, str]:
+    """Each function's SystemLogLevel: its own, else the template's Globals'."""
+    default = template["Globals"]["Function"].get("LoggingConfig", {}).get("SystemLogLevel", "")
+    return {
+        function_id: resource["Properties"].get("LoggingConfig", {}).get("SystemLogLevel", default)
+        for function_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
 def _processor(aws: AwsStack) -> dict[str, Any]:
     """The processor's work beyond the delay for a batch of 1 and of 10; the bytes it prints."""
     _fresh_tables(aws, "ProcessorFunction")
@@ -272,7 +311,14 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
                 "reservoir": float(rule["ReservoirSize"]),
                 "rate": float(rule["FixedRate"]),
             }
-    alarms = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm")
+    # CloudWatch bills an alarm per metric it watches: one on a sum of eight is eight.
+    alarms = sum(
+        sum(1 for m in r["Properties"]["Metrics"] if "MetricStat" in m)
+        if "Metrics" in r["Properties"]
+        else 1
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    )
     dashboards = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard")
     from app.observability.metrics import Metric
 
@@ -297,7 +343,9 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
         f"logs: {api['log_bytes_post']:.0f} bytes a POST, {api['log_bytes_keyed_post']:.0f} with "
         f"a key, {api['log_bytes_get']:.0f} a GET, {work['log_bytes_record']:.0f} a record; "
         "a record's line here lacks the request id its message carries on AWS (about 50 bytes); "
-        "START and REPORT lines are not sent at SystemLogLevel WARN",
+        f"a line of API Gateway's access log {access_log_bytes(template):.0f} bytes a request "
+        "(the template's format, with a real request's values); Lambda's START and REPORT "
+        "lines are counted where the template's SystemLogLevel sends them",
         "X-Ray: API Gateway samples requests by "
         + (
             f"the template's rule ({api_sampling['reservoir']:g} a second, then "
@@ -336,6 +384,8 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
         alarms=alarms,
         dashboards=dashboards,
         custom_metrics=len(Metric),
+        access_log_bytes=access_log_bytes(template),
+        system_log_levels=system_log_levels(template),
         admitted_rate=admitted_rate,
         notes=notes,
         api_sampling=api_sampling,

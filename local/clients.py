@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
-DEFAULT_STACK = "enrollment-service"
+# samconfig.toml's default section: a developer's own stack, which `make deploy` deploys.
+DEFAULT_STACK = "enrollment-service-dev"
 # Operators type a name and read it in `list`, and it is part of its API key's name
 # (`<stack>-<name>`): short, one line, and no spaces at its ends that a listing would hide.
 MAX_NAME_LENGTH = 64

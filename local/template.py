@@ -95,6 +95,10 @@ def provision(
     previous run provisioned); queues are always reused when their attributes match.
     """
     stack = Stack()
+    # A parameter is what a deployment that sets none of them gets: its default.
+    for name, parameter in template.get("Parameters", {}).items():
+        if "Default" in parameter:
+            stack.refs[name] = str(parameter["Default"])
     # API Gateway's key and usage plan are the local gateway's to create (local.gateway), which
     # then replaces this: without a gateway, the stack's key is the one the sample events name.
     stack.refs["StackApiKey"] = api_key_id

@@ -94,7 +94,11 @@ async def find_enrollment(repository: EnrollmentRepository, enrollment_id: UUID)
 
 def orphan_age_seconds() -> float:
     """The age past which a message without its enrollment will never have one."""
-    return get_settings().api_timeout_seconds + ORPHAN_MARGIN_SECONDS
+    timeout = get_settings().api_timeout_seconds
+    if timeout is None:
+        # Off Lambda without the template's value: no message is ever taken for an orphan.
+        return float("inf")
+    return timeout + ORPHAN_MARGIN_SECONDS
 
 
 def age_seconds(record: SQSRecord) -> float | None:

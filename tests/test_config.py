@@ -21,7 +21,11 @@ API_VARIABLES = (
 def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Import a handler's module in a fresh interpreter, as Lambda's init does."""
     base = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    base = {name: value for name, value in base.items() if name not in API_VARIABLES}
+    base = {
+        name: value
+        for name, value in base.items()
+        if name not in (*API_VARIABLES, "API_TIMEOUT_SECONDS")
+    }
     return subprocess.run(  # noqa: S603 (this interpreter, this test's own code)
         [sys.executable, "-c", f"import {module}"],
         cwd=ROOT,
@@ -34,7 +38,10 @@ def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("module", "missing"),
-    [("app.main", API_VARIABLES), ("processor.handler", ("ENROLLMENTS_TABLE",))],
+    [
+        ("app.main", API_VARIABLES),
+        ("processor.handler", ("ENROLLMENTS_TABLE", "API_TIMEOUT_SECONDS")),
+    ],
 )
 def test_on_lambda_a_missing_setting_stops_the_init_naming_each(
     module: str, missing: tuple[str, ...]
@@ -49,7 +56,10 @@ def test_on_lambda_a_missing_setting_stops_the_init_naming_each(
 
 def test_on_lambda_an_empty_setting_is_missing_too() -> None:
     result = init(
-        "processor.handler", AWS_LAMBDA_FUNCTION_NAME="enrollment-fn", ENROLLMENTS_TABLE=""
+        "processor.handler",
+        AWS_LAMBDA_FUNCTION_NAME="enrollment-fn",
+        ENROLLMENTS_TABLE="",
+        API_TIMEOUT_SECONDS="25",
     )
     assert result.returncode != 0
     assert result.stderr.strip().endswith("set ENROLLMENTS_TABLE")

@@ -38,6 +38,20 @@ AWS_VARIABLES = {
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 }
+# API Gateway's gateway response types (its GatewayResponse API reference), which the access log
+# names in `errorResponseType`.
+GATEWAY_RESPONSE_TYPES = {
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "INVALID_API_KEY",
+    "ACCESS_DENIED",
+    "THROTTLED",
+    "QUOTA_EXCEEDED",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "REQUEST_TOO_LARGE",
+    "MISSING_AUTHENTICATION_TOKEN",
+}
 
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
@@ -117,7 +131,9 @@ def test_every_table_a_page_names_is_in_the_template() -> None:
 
 
 def test_every_setting_a_page_names_exists() -> None:
-    known = SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | declared_constants()
+    known = (
+        SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | GATEWAY_RESPONSE_TYPES | declared_constants()
+    )
 
     assert unknown(_UPPER_SNAKE.pattern, known) == {}
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 # Lambda's time is finite: fail fast and let the client retry, rather than hang. Three attempts
 # in all, with the standard mode's jittered backoff and retry quota: a call gives up within about
-# 12 s, which leaves API Gateway's 29 s for the calls of one request in all but the worst case.
+# 12 s, which leaves the function's 25 s (ApiTimeoutSeconds) for the calls of one request in all
+# but the worst case.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=1,

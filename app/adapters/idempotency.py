@@ -37,7 +37,8 @@ DEPENDENCY = "The idempotency table"
 # How long an answer is remembered; DynamoDB's TTL deletes the record some time after.
 RETENTION_SECONDS = 24 * 60 * 60
 EXPIRY_ATTRIBUTE = "expires_at"
-# Longer than any request can run: API Gateway gives up after 29 s, and Lambda's timeout is 29 s.
+# Longer than any request can run: API Gateway gives up after 29 s, and the function's timeout
+# (the template's ApiTimeoutSeconds, at most 28) is shorter still.
 LEASE_SECONDS = 30
 
 IN_PROGRESS = "IN_PROGRESS"

@@ -31,6 +31,8 @@ class Metric(StrEnum):
     RECORD_FAILED = "RecordFailed"  # reported as a batch item failure, to be retried
     ORPHAN_MESSAGE = "OrphanMessage"  # its enrollment was never written: deleted, not retried
     PROCESSING_LAG = "ProcessingLag"  # from created_at to PROCESSED
+    # API Gateway's 429s, from its access log by the template's metric filter, not by code.
+    GATEWAY_THROTTLED = "GatewayThrottled"
 
 
 UNITS: dict[Metric, str] = {
@@ -40,6 +42,7 @@ UNITS: dict[Metric, str] = {
     Metric.RECORD_FAILED: "Count",
     Metric.ORPHAN_MESSAGE: "Count",
     Metric.PROCESSING_LAG: "Milliseconds",
+    Metric.GATEWAY_THROTTLED: "Count",
 }
 
 

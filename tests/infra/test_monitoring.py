@@ -10,7 +10,8 @@ from app.observability.metrics import NAMESPACE, SERVICE_DIMENSION, Metric
 from local.template import resources_of_type
 
 STACK_NAME = {"Ref": "AWS::StackName"}
-NOTIFY_TOPIC = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+# The deployer's topic, or the stack's own.
+NOTIFY_TOPIC = [{"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AlarmTopic"}]}]
 # Each alarm: what it watches, as (namespace, metric, statistic).
 ALARMS = {
     "EnrollmentQueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum"),
@@ -19,7 +20,12 @@ ALARMS = {
     "ProcessorThrottlesAlarm": ("AWS/Lambda", "Throttles", "Sum"),
     "ApiServerErrorAlarm": ("AWS/ApiGateway", "5XXError", "Average"),
     "EnrollmentDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "ApiErrorsAlarm": ("AWS/Lambda", "Errors", "Sum"),
+    "ApiThrottlesAlarm": ("AWS/Lambda", "Throttles", "Sum"),
+    "DynamoDBThrottlesAlarm": ("AWS/DynamoDB", "ReadThrottleEvents+WriteThrottleEvents", "Sum"),
+    "GatewayThrottledAlarm": (NAMESPACE, Metric.GATEWAY_THROTTLED, "Sum"),
 }
+THROTTLE_EVENTS = ("ReadThrottleEvents", "WriteThrottleEvents")
 
 
 def props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -60,16 +66,30 @@ def dashboard_metrics(cfn: dict[str, Any]) -> list[tuple[str, str, dict[str, str
 
 
 def alarm_metrics(cfn: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any], str]]:
-    """Logical id to (namespace, metric, dimensions, statistic) of every alarm."""
-    return {
-        alarm_id: (
-            alarm["Namespace"],
-            alarm["MetricName"],
-            {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
-            alarm.get("Statistic") or alarm["ExtendedStatistic"],
-        )
-        for alarm_id, alarm in resources_of_type(cfn, "AWS::CloudWatch::Alarm").items()
-    }
+    """Logical id to (namespace, metric, dimensions, statistic) of every alarm.
+
+    An alarm on a sum of metrics names them joined by `+`, and each dimension's values as a list.
+    """
+    found = {}
+    for alarm_id, alarm in resources_of_type(cfn, "AWS::CloudWatch::Alarm").items():
+        if "Metrics" not in alarm:
+            found[alarm_id] = (
+                alarm["Namespace"],
+                alarm["MetricName"],
+                {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                alarm.get("Statistic") or alarm["ExtendedStatistic"],
+            )
+            continue
+        stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+        dimensions: dict[str, Any] = {}
+        for stat in stats:
+            for dimension in stat["Metric"]["Dimensions"]:
+                dimensions.setdefault(dimension["Name"], []).append(dimension["Value"])
+        (namespace,) = {stat["Metric"]["Namespace"] for stat in stats}
+        (statistic,) = {stat["Stat"] for stat in stats}
+        names = "+".join(sorted({stat["Metric"]["MetricName"] for stat in stats}))
+        found[alarm_id] = (namespace, names, dimensions, statistic)
+    return found
 
 
 def test_every_service_metric_watched_is_one_the_code_emits_under_its_dimension(
@@ -136,7 +156,8 @@ def test_every_placeholder_of_the_dashboard_names_something_of_the_stack(
 
 def test_the_api_metrics_name_the_rest_api_as_sam_names_it(cfn: dict[str, Any]) -> None:
     # API Gateway's metrics carry the REST API's name: SAM's default title, the stack's name.
-    assert props(cfn, "Api")["Body"]["info"]["title"] == STACK_NAME
+    (api,) = resources_of_type(cfn, "AWS::ApiGateway::RestApi").values()
+    assert api["Body"]["info"]["title"] == STACK_NAME
     _, _, dimensions, _ = alarm_metrics(cfn)["ApiServerErrorAlarm"]
     assert dimensions == {"ApiName": STACK_NAME, "Stage": {"Ref": "StageName"}}
 
@@ -152,23 +173,149 @@ def test_the_alarms_watch_what_the_service_needs_watched(cfn: dict[str, Any]) ->
     assert queue == {"QueueName": {"Fn::GetAtt": ["EnrollmentQueue", "QueueName"]}}
     for alarm_id in ("ProcessorErrorsAlarm", "ProcessorThrottlesAlarm"):
         assert alarm_metrics(cfn)[alarm_id][2] == {"FunctionName": {"Ref": "ProcessorFunction"}}
+    # The API function's, on the alias API Gateway invokes.
+    for alarm_id in ("ApiErrorsAlarm", "ApiThrottlesAlarm"):
+        assert alarm_metrics(cfn)[alarm_id][2] == {
+            "FunctionName": {"Ref": "ApiFunction"},
+            "Resource": {"Fn::Sub": "${ApiFunction}:live"},
+        }
+
+
+def test_the_dynamodb_alarm_sums_the_throttles_of_every_table(cfn: dict[str, Any]) -> None:
+    alarm = props(cfn, "DynamoDBThrottlesAlarm")
+    [expression] = [m for m in alarm["Metrics"] if "Expression" in m]
+    stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
+    tables = set(resources_of_type(cfn, "AWS::DynamoDB::Table"))
+
+    assert expression["Expression"] == "SUM(METRICS())"
+    assert expression["ReturnData"] is True
+    assert all(m["ReturnData"] is False for m in stats)
+    watched = {
+        (
+            m["MetricStat"]["Metric"]["MetricName"],
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"],
+        )
+        for m in stats
+    }
+    assert watched == {(event, table) for event in THROTTLE_EVENTS for table in tables}
+
+
+def test_the_gateways_429s_are_counted_from_its_access_log(cfn: dict[str, Any]) -> None:
+    metric_filter = props(cfn, "GatewayThrottledMetricFilter")
+    (transformation,) = metric_filter["MetricTransformations"]
+    log_format = props(cfn, "ApiStage")["AccessLogSetting"]["Format"]["Fn::Sub"]
+    line = json.loads(
+        log_format.replace("$context.status", "429").replace("$context.responseLatency", "3")
+    )
+
+    assert metric_filter["LogGroupName"] == {"Ref": "ApiAccessLogGroup"}
+    assert metric_filter["FilterPattern"] == "{ $.status = 429 }"
+    assert line["status"] == 429
+    assert transformation["MetricNamespace"] == NAMESPACE
+    assert transformation["MetricName"] == Metric.GATEWAY_THROTTLED
+    # The dimension every metric of the namespace has: the stack's name, which the line carries.
+    assert transformation["Dimensions"] == [{"Key": SERVICE_DIMENSION, "Value": "$.service"}]
+    assert line[SERVICE_DIMENSION] == "${AWS::StackName}"
 
 
 @pytest.mark.parametrize("alarm_id", sorted(ALARMS))
-def test_every_alarm_notifies_the_topic_only_when_one_is_given(
+def test_every_alarm_notifies_the_deployers_topic_or_the_stacks_own(
     cfn: dict[str, Any], alarm_id: str
 ) -> None:
     alarm = props(cfn, alarm_id)
     assert alarm["AlarmActions"] == NOTIFY_TOPIC
     assert alarm["OKActions"] == NOTIFY_TOPIC
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_stacks_own_topic_exists_without_the_deployers_and_mails_the_given_address(
+    cfn: dict[str, Any],
+) -> None:
     parameter = cfn["Parameters"]["AlarmTopicArn"]
     assert parameter["Default"] == ""
     assert re.fullmatch(parameter["AllowedPattern"], "")
     assert re.fullmatch(parameter["AllowedPattern"], "arn:aws:sns:us-east-1:123456789012:ops")
-    assert cfn["Conditions"]["HasAlarmTopic"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    email = cfn["Parameters"]["AlarmEmail"]
+    assert re.fullmatch(email["AllowedPattern"], "ops@example.com")
+    assert not re.fullmatch(email["AllowedPattern"], "not an address")
+    assert cfn["Resources"]["AlarmTopic"]["Condition"] == "CreatesAlarmTopic"
+    subscription = cfn["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "MailsAlarms"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
     }
+    for parameters, topic, mailed in [
+        ({"AlarmTopicArn": "", "AlarmEmail": ""}, True, False),
+        ({"AlarmTopicArn": "", "AlarmEmail": "ops@example.com"}, True, True),
+        (
+            {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:ops", "AlarmEmail": ""},
+            False,
+            False,
+        ),
+    ]:
+        conditions = Conditions(cfn, parameters)
+        assert conditions["CreatesAlarmTopic"] is topic
+        assert conditions["MailsAlarms"] is mailed
+
+
+@pytest.mark.parametrize(
+    ("environment", "topic", "email", "allowed"),
+    [
+        ("production", "", "", False),
+        ("production", "", "ops@example.com", True),
+        ("production", "arn:aws:sns:us-east-1:123456789012:ops", "", True),
+        ("staging", "", "", True),
+        ("development", "", "", True),
+    ],
+)
+def test_a_production_stack_without_an_alarm_destination_is_refused_saying_why(
+    cfn: dict[str, Any], environment: str, topic: str, email: str, allowed: bool
+) -> None:
+    parameters = {"DeploymentEnvironment": environment, "AlarmTopicArn": topic, "AlarmEmail": email}
+    rule = cfn["Rules"]["ProductionAlarmsReachSomeone"]
+    conditions = Conditions(cfn, parameters)
+
+    applies = conditions.value(rule["RuleCondition"])
+    holds = all(conditions.value(assertion["Assert"]) for assertion in rule["Assertions"])
+
+    assert (not applies or holds) is allowed
+    assert "AlarmTopicArn" in rule["Assertions"][0]["AssertDescription"]
+    assert "AlarmEmail" in rule["Assertions"][0]["AssertDescription"]
+
+
+class Conditions:
+    """The template's conditions and rules, evaluated for the given parameter values (the rest
+    their defaults), as CloudFormation evaluates them."""
+
+    def __init__(self, cfn: dict[str, Any], parameters: dict[str, str]) -> None:
+        self._cfn = cfn
+        self._parameters = {
+            name: str(parameter.get("Default", "")) for name, parameter in cfn["Parameters"].items()
+        } | parameters
+
+    def __getitem__(self, name: str) -> bool:
+        return bool(self.value(self._cfn["Conditions"][name]))
+
+    def value(self, node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return self._parameters[argument]
+        if function == "Condition":
+            return self[argument]
+        if function == "Fn::Equals":
+            left, right = (str(self.value(part)) for part in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not self.value(argument[0])
+        if function == "Fn::Or":
+            return any(self.value(part) for part in argument)
+        if function == "Fn::And":
+            return all(self.value(part) for part in argument)
+        raise AssertionError(f"no evaluation of {function}")
 
 
 def test_the_dashboard_shows_every_alarm(cfn: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from local.clients import DEFAULT_STACK
 from local.template import load_template
 from tests.infra.conftest import ROOT
 
@@ -128,6 +129,36 @@ def test_samconfig_has_a_section_per_environment_and_no_secret() -> None:
         assert word not in settings, word
 
 
+def test_each_environment_says_what_it_is_and_production_names_where_alarms_go_or_fails() -> None:
+    def overrides(environment: str) -> dict[str, str]:
+        pairs = deploy_parameters(environment)["parameter_overrides"].split()
+        return dict(pair.split("=", 1) for pair in pairs)
+
+    default = load_template()["Parameters"]["DeploymentEnvironment"]["Default"]
+    assert overrides("default").get("DeploymentEnvironment", default) == "development"
+    for environment in ENVIRONMENTS:
+        assert overrides(environment)["DeploymentEnvironment"] == environment
+    # The committed production section names no destination: deploying it as it is fails with
+    # the rule's message, until the deployer adds one (docs/deploy.md).
+    production = overrides("production")
+    assert not production.get("AlarmTopicArn")
+    assert not production.get("AlarmEmail")
+    assert "ProductionAlarmsReachSomeone" in (ROOT / "samconfig.toml").read_text()
+
+
+def test_the_docs_and_the_tools_name_the_stacks_samconfig_deploys() -> None:
+    developer = deploy_parameters("default")["stack_name"]
+
+    assert developer == DEFAULT_STACK
+    assert f"STACK={developer}\n" in (ROOT / "docs" / "deploy.md").read_text()
+    for page in (ROOT / "README.md", *(ROOT / "docs").glob("*.md")):
+        names = set(re.findall(r"enrollment-service(?:-[a-z]+)?\b", page.read_text()))
+        stacks = {deploy_parameters(env)["stack_name"] for env in ("default", *ENVIRONMENTS)}
+        # The bare name is the local stack's and the metrics' default service name, no stack.
+        assert names <= stacks | {"enrollment-service"}, page
+        assert "not committed" not in page.read_text(), page
+
+
 def test_samconfig_is_committed_not_ignored() -> None:
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "samconfig.toml"],  # noqa: S607 (git from PATH)
@@ -156,3 +187,45 @@ def test_the_documented_policies_are_valid_json_for_both_stacks() -> None:
     # The smoke test's two reads of the stack and the key.
     actions = {a for s in permissions["Statement"] for a in s["Action"]}
     assert {"cloudformation:DescribeStacks", "apigateway:GET"} <= actions
+
+
+# The action CloudFormation calls to create each kind of resource of the stack, with the
+# caller's permissions: the deploy role must hold each (docs/deploy-pipeline.md).
+CREATE_ACTIONS = {
+    "AWS::ApiGateway::Account": "apigateway:PATCH",
+    "AWS::ApiGateway::ApiKey": "apigateway:POST",
+    "AWS::ApiGateway::Deployment": "apigateway:POST",
+    "AWS::ApiGateway::RestApi": "apigateway:POST",
+    "AWS::ApiGateway::Stage": "apigateway:POST",
+    "AWS::ApiGateway::UsagePlan": "apigateway:POST",
+    "AWS::ApiGateway::UsagePlanKey": "apigateway:POST",
+    "AWS::CloudWatch::Alarm": "cloudwatch:PutMetricAlarm",
+    "AWS::CloudWatch::Dashboard": "cloudwatch:PutDashboard",
+    "AWS::CodeDeploy::Application": "codedeploy:CreateApplication",
+    "AWS::CodeDeploy::DeploymentGroup": "codedeploy:CreateDeploymentGroup",
+    "AWS::DynamoDB::Table": "dynamodb:CreateTable",
+    "AWS::IAM::Role": "iam:CreateRole",
+    "AWS::Lambda::Alias": "lambda:CreateAlias",
+    "AWS::Lambda::EventSourceMapping": "lambda:CreateEventSourceMapping",
+    "AWS::Lambda::Function": "lambda:CreateFunction",
+    "AWS::Lambda::Permission": "lambda:AddPermission",
+    "AWS::Lambda::Version": "lambda:PublishVersion",
+    "AWS::Logs::LogGroup": "logs:CreateLogGroup",
+    "AWS::Logs::MetricFilter": "logs:PutMetricFilter",
+    "AWS::SNS::Subscription": "sns:Subscribe",
+    "AWS::SNS::Topic": "sns:CreateTopic",
+    "AWS::SQS::Queue": "sqs:CreateQueue",
+    "AWS::XRay::SamplingRule": "xray:CreateSamplingRule",
+}
+
+
+def test_the_deploy_role_may_create_every_kind_of_resource_of_the_stack(
+    cfn: dict[str, Any],
+) -> None:
+    _, permissions = policies()
+    granted = {action for statement in permissions["Statement"] for action in statement["Action"]}
+    kinds = {resource["Type"] for resource in cfn["Resources"].values()}
+
+    assert kinds <= CREATE_ACTIONS.keys(), kinds - CREATE_ACTIONS.keys()
+    missing = {kind: CREATE_ACTIONS[kind] for kind in kinds if CREATE_ACTIONS[kind] not in granted}
+    assert missing == {}

@@ -1,5 +1,6 @@
 """The CloudFormation that template.yaml becomes: keys, limits, retries, alarms, least privilege."""
 
+import json
 from typing import Any
 
 import pytest
@@ -300,20 +301,100 @@ def test_the_roles_managed_policies_are_logs_tracing_and_the_queue_poller(
     ]
 
 
+FUNCTION_ROLES = {"ApiFunctionRole", "ProcessorFunctionRole"}
+
+
 def test_no_inline_policy_uses_a_wildcard(cfn: dict[str, Any]) -> None:
     roles = resources_of_type(cfn, "AWS::IAM::Role")
-    assert set(roles) == {"ApiFunctionRole", "ProcessorFunctionRole"}
-    for role_id in roles:
+    assert set(roles) == FUNCTION_ROLES | {"ApiGatewayCloudWatchRole"}
+    for role_id in FUNCTION_ROLES:
         for action, resource in inline_grants(cfn, role_id):
             assert "*" not in action, (role_id, action)
             assert "*" not in resource, (role_id, resource)
 
 
-def test_only_lambda_can_assume_the_roles(cfn: dict[str, Any]) -> None:
-    for role in resources_of_type(cfn, "AWS::IAM::Role").values():
-        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+def test_only_lambda_can_assume_the_functions_roles(cfn: dict[str, Any]) -> None:
+    for role_id in FUNCTION_ROLES:
+        (statement,) = props(cfn, role_id)["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": ["lambda.amazonaws.com"]}
         assert statement["Action"] == ["sts:AssumeRole"]
+
+
+def test_api_gateway_logs_through_a_retained_role_that_may_only_write_logs(
+    cfn: dict[str, Any],
+) -> None:
+    role = cfn["Resources"]["ApiGatewayCloudWatchRole"]
+    account = cfn["Resources"]["ApiGatewayAccount"]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs"
+        }
+    ]
+    assert "Policies" not in role["Properties"]
+    assert account["Properties"] == {
+        "CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    }
+    # Another API of the account may log through them: a deletion leaves both.
+    for resource in (role, account):
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    # The stage is created once the account names the role (the deployment follows the API).
+    assert cfn["Resources"]["Api"]["DependsOn"] == "ApiGatewayAccount"
+
+
+ACCESS_LOG_FIELDS = {
+    "requestId",
+    "extendedRequestId",
+    "apiKeyId",
+    "httpMethod",
+    "resourcePath",
+    "status",
+    "responseLatency",
+    "integrationLatency",
+    "errorResponseType",
+}
+
+
+def test_the_stage_logs_each_request_as_json_without_key_or_body(cfn: dict[str, Any]) -> None:
+    setting = props(cfn, "ApiStage")["AccessLogSetting"]
+    log_format = setting["Format"]["Fn::Sub"]
+    line = json.loads(
+        log_format.replace("$context.status", "200").replace("$context.responseLatency", "12")
+    )
+
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert line.keys() >= ACCESS_LOG_FIELDS
+    assert line["apiKeyId"] == "$context.identity.apiKeyId"
+    # Never the key's value, a body, or anything of the request beyond its line.
+    for secret in ('$context.identity.apiKey"', "requestBody", "$input.body", "caller"):
+        assert secret not in log_format
+
+
+@pytest.mark.parametrize(
+    ("group", "function"),
+    [
+        ("ApiFunctionLogGroup", "ApiFunction"),
+        ("ProcessorFunctionLogGroup", "ProcessorFunction"),
+        ("ApiAccessLogGroup", None),
+    ],
+)
+def test_every_log_group_keeps_its_lines_as_long_as_the_parameter_says(
+    cfn: dict[str, Any], group: str, function: str | None
+) -> None:
+    assert props(cfn, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    parameter = cfn["Parameters"]["LogRetentionDays"]
+    assert parameter["Default"] == 30
+    assert parameter["Default"] in parameter["AllowedValues"]
+    if function is not None:
+        assert props(cfn, function)["LoggingConfig"]["LogGroup"] == {"Ref": group}
+
+
+def test_every_log_group_of_the_stack_has_a_retention(cfn: dict[str, Any]) -> None:
+    for group in resources_of_type(cfn, "AWS::Logs::LogGroup").values():
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def test_api_gateways_own_answers_carry_the_request_id(cfn: dict[str, Any]) -> None:

@@ -12,12 +12,13 @@ import pytest
 
 from app.observability.metrics import Metric
 from local.aws_shapes import QUEUE_ARN, REGION, LambdaContext, sqs_message, sqs_record
-from local.template import Stack
+from local.template import Stack, load_template
 from processor.handler import ORPHAN_MARGIN_SECONDS, handler, orphan_age_seconds
 from tests.conftest import clear_cached_providers
 from tests.emf import emf_documents, service_metrics
 
-API_TIMEOUT_SECONDS = 29
+# The template's ApiTimeoutSeconds, which sets the API function's timeout and the processor's copy.
+API_TIMEOUT_SECONDS = int(load_template()["Parameters"]["ApiTimeoutSeconds"]["Default"])
 
 
 @pytest.fixture(autouse=True)
