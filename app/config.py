@@ -1,51 +1,32 @@
-"""Settings of the API and the processor, read from the environment in this one place."""
+"""Each function's settings, read from the environment in this one place.
 
-from collections.abc import Iterable
+A function has a settings class of its own, whose fields are the environment variables the
+template gives it (the names are the upper-case field names). A field without a default is
+required: no table or queue has a name in the code. On Lambda a function reads its settings at
+init (`check_at_init`), so that a bad configuration fails the deployment (with SnapStart, the
+version's publication), not a client's request; elsewhere at first use. Either way the error names
+every missing variable. The local stack gives each function its variables from the template
+(`local.template`).
+"""
+
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Annotated, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-# What each function cannot run without on Lambda; locally the defaults name the local stack's.
-API_FUNCTION_SETTINGS = (
-    "age_groups_table",
-    "enrollments_table",
-    "idempotency_table",
-    "enrollment_queue_url",
-    "clients_table",
-    "stack_api_key_id",
-)
-PROCESSOR_FUNCTION_SETTINGS = ("enrollments_table", "api_timeout_seconds")
+# A resource's name or URL: set, and not empty.
+Name = Annotated[str, Field(min_length=1)]
 
 
-class Settings(BaseSettings):
-    """Environment variables of the service (names are the upper-case field names)."""
+class FunctionSettings(BaseSettings):
+    """What every function is given: the environment alone, read once, frozen."""
 
     model_config = SettingsConfigDict(frozen=True)
 
-    age_groups_table: str = "age-groups"
-    enrollments_table: str = "enrollments"
-    idempotency_table: str = "idempotency-keys"
-    clients_table: str = "clients"
-    # The id of the stack's own API key (the template's), which holds every scope.
-    stack_api_key_id: str | None = None
-    enrollment_queue_url: str = ""
-    processing_delay_seconds: float = Field(default=4.0, ge=0)
-    # The API function's timeout (the processor's copy): a request that published a message
-    # writes its enrollment within it, or never. The template's ApiTimeoutSeconds sets both.
-    api_timeout_seconds: float | None = Field(default=None, gt=0)
-    # The processor's event source: how long it gathers a batch (MaximumBatchingWindowInSeconds).
-    # With the delay it tells the API when an enrollment is likely PROCESSED (`Retry-After`).
-    batching_window_seconds: float = Field(default=1.0, ge=0)
-    # Beyond the delay and the window: a batch's own work and the event source's poll.
-    retry_after_margin_seconds: float = Field(default=1.0, ge=0)
-    # When set, the app itself checks `x-api-key` (local runs); on AWS, API Gateway checks it.
-    api_key: SecretStr | None = None
-    docs_enabled: bool = False
-    # The metrics' `service` dimension; the template sets the stack's name.
-    service_name: str = "enrollment-service"
-    # Set by Lambda in every function's environment.
-    aws_lambda_function_name: str | None = None
+    # The metrics' `service` dimension: the stack's name, which the alarms and the dashboard name.
+    service_name: Name
 
     @classmethod
     def settings_customise_sources(
@@ -64,31 +45,89 @@ class Settings(BaseSettings):
         return init_settings, env_settings
 
 
+class ApiSettings(FunctionSettings):
+    """The API function's environment (template.yaml, ApiFunction)."""
+
+    age_groups_table: Name
+    enrollments_table: Name
+    idempotency_table: Name
+    clients_table: Name
+    enrollment_queue_url: Name
+    # The id of the stack's own API key (the template's), which holds every scope.
+    stack_api_key_id: Name
+    # The processor's delay and its event source's MaximumBatchingWindowInSeconds: with them the
+    # API tells clients when an enrollment is likely PROCESSED (`Retry-After`).
+    processing_delay_seconds: float = Field(ge=0)
+    batching_window_seconds: float = Field(ge=0)
+    # Beyond the delay and the window: a batch's own work and the event source's poll.
+    retry_after_margin_seconds: float = Field(default=1.0, ge=0)
+    # When set, the app itself checks `x-api-key` (the API served alone); behind API Gateway, or
+    # behind `make run`'s stand-in for it, the gateway checks the key and this stays unset.
+    api_key: SecretStr | None = None
+    docs_enabled: bool = False
+
+
+class ProcessorSettings(FunctionSettings):
+    """The processor function's environment (template.yaml, ProcessorFunction)."""
+
+    enrollments_table: Name
+    processing_delay_seconds: float = Field(ge=0)
+    # The API function's timeout (the template's ApiTimeoutSeconds): a request that published a
+    # message writes its enrollment within it, or never.
+    api_timeout_seconds: float = Field(gt=0)
+
+
+class _Runtime(BaseSettings):
+    """What Lambda sets in every function's environment."""
+
+    aws_lambda_function_name: str | None = None
+
+
 class MissingSettingsError(RuntimeError):
-    """A function started on Lambda without a setting it needs."""
+    """A function started without a setting it needs."""
+
+
+Settings = TypeVar("Settings", bound=FunctionSettings)
+
+
+def read_settings(settings_class: type[Settings]) -> Settings:
+    """The settings of `settings_class` from the environment, or `MissingSettingsError` naming
+    every variable that is unset or empty."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        missing = [
+            str(error["loc"][0]).upper()
+            for error in exc.errors()
+            if error["type"] in ("missing", "string_too_short")
+        ]
+        if not missing:
+            raise
+        function = function_name() or settings_class.__name__
+        raise MissingSettingsError(f"{function} cannot start: set {', '.join(missing)}") from None
+
+
+def function_name() -> str | None:
+    """The Lambda function this process runs, if it runs on Lambda."""
+    return _Runtime().aws_lambda_function_name
 
 
 @lru_cache
-def get_settings() -> Settings:
-    """The settings of this process, read once."""
-    return Settings()
+def get_api_settings() -> ApiSettings:
+    """The API function's settings, read once."""
+    return read_settings(ApiSettings)
 
 
-def check_lambda_settings(required: Iterable[str]) -> None:
-    """On Lambda, raise `MissingSettingsError` naming each required variable that is not set.
+@lru_cache
+def get_processor_settings() -> ProcessorSettings:
+    """The processor function's settings, read once."""
+    return read_settings(ProcessorSettings)
 
-    Called when a function's module is imported, its init: a bad configuration then fails the
-    deployment, not a client's request. Elsewhere the defaults stand.
+
+def check_at_init(get_settings: Callable[[], FunctionSettings]) -> None:
+    """On Lambda, read the function's settings now, at its init: a missing one stops it there.
+
+    Elsewhere (tests, the local stack's processes) they are read at first use.
     """
-    settings = get_settings()
-    if settings.aws_lambda_function_name is None:
-        return
-    missing = [
-        name.upper()
-        for name in required
-        if name not in settings.model_fields_set or not getattr(settings, name)
-    ]
-    if missing:
-        raise MissingSettingsError(
-            f"{settings.aws_lambda_function_name} cannot start: set {', '.join(missing)}"
-        )
+    if function_name() is not None:
+        get_settings()

@@ -12,12 +12,12 @@ with function_init():
     from mangum import Mangum
 
     from app.api.factory import create_app
-    from app.config import API_FUNCTION_SETTINGS, check_lambda_settings
+    from app.config import check_at_init, get_api_settings
     from app.entrypoints.lambda_handler import LambdaHandler
     from app.entrypoints.snapstart import register as register_snapstart_hooks
     from app.observability.logs import install_log_context
 
-    check_lambda_settings(API_FUNCTION_SETTINGS)
+    check_at_init(get_api_settings)
     install_log_context()
 
     app = create_app()

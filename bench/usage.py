@@ -115,13 +115,13 @@ def _fresh_tables(aws: AwsStack, function_id: str) -> None:
 def _api_requests(aws: AwsStack) -> dict[str, Any]:
     _fresh_tables(aws, "ApiFunction")
     from app.adapters.aws import get_dynamodb_client
-    from app.config import get_settings
+    from app.config import get_api_settings
 
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     get_dynamodb_client.cache_clear()
     from app.main import handler
 
-    settings = get_settings()
+    settings = get_api_settings()
     dynamodb = get_dynamodb_client()
     context = LambdaContext()
     body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
@@ -231,10 +231,10 @@ def _processor(aws: AwsStack) -> dict[str, Any]:
     _fresh_tables(aws, "ProcessorFunction")
     os.environ["PROCESSING_DELAY_SECONDS"] = "0"
     from app.adapters.aws import get_dynamodb_client
-    from app.config import get_settings
+    from app.config import get_api_settings
     from processor.handler import get_enrollment_repository
 
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     get_dynamodb_client.cache_clear()
     get_enrollment_repository.cache_clear()
     overhead: dict[str, float] = {}

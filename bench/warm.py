@@ -35,10 +35,10 @@ WARMUP = 20
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     os.environ.update(aws.function_env("ApiFunction"))
     from app.adapters.aws import get_dynamodb_client, get_sqs_client
-    from app.config import get_settings
+    from app.config import get_api_settings
     from app.main import handler
 
-    settings = get_settings()
+    settings = get_api_settings()
     dynamodb, sqs = get_dynamodb_client(), get_sqs_client()
     context = LambdaContext()
 

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse
 from starlette.status import HTTP_431_REQUEST_HEADER_FIELDS_TOO_LARGE
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.main import app
 from local.config import get_local_settings
 from local.gateway import gateway_app
 from local.process import configure_logging, exit_with_parent
@@ -21,6 +20,10 @@ from local.template import load_template
 
 def served_app() -> ASGIApp:
     """The app, behind the local gateway when the supervisor provisioned one."""
+    # Imported here: the app reads its settings as it is built, from the environment the
+    # supervisor gave this process.
+    from app.main import app
+
     settings = get_local_settings()
     if settings.local_usage_plan_id is None:
         return app

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 
+from app.config import ApiSettings, MissingSettingsError, read_settings
 from local.activity import Activity
 from local.config import (
     CREDENTIAL_VARIABLES,
@@ -44,14 +45,6 @@ logger = logging.getLogger(__name__)
 API_FUNCTION = "ApiFunction"
 PROCESSOR_FUNCTION = "ProcessorFunction"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-# What the API needs to serve real AWS resources without the local stack.
-REAL_AWS_VARIABLES = (
-    "AGE_GROUPS_TABLE",
-    "ENROLLMENTS_TABLE",
-    "IDEMPOTENCY_TABLE",
-    "ENROLLMENT_QUEUE_URL",
-    "API_KEY",
-)
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
 # How often the activity summary is logged, while there is activity.
@@ -268,14 +261,14 @@ class LocalService:
     def start(self) -> None:
         """Start the emulator, create the stack on it, then the API and the poller."""
         if self.emulator is None:
-            # Real tables, reachable from the network: never serve them without a key.
-            env = self.aws_environment()
-            missing = [name for name in REAL_AWS_VARIABLES if not env.get(name)]
-            if missing:
-                raise RuntimeError(
-                    "LOCAL_STACK=false serves the API on existing AWS resources: set "
-                    + ", ".join(missing)
-                )
+            # The API's own settings name what it needs; and real tables, reachable from the
+            # network, are never served without a key.
+            try:
+                settings = read_settings(ApiSettings)
+            except MissingSettingsError as exc:
+                raise RuntimeError(f"LOCAL_STACK=false serves the API on AWS: {exc}") from None
+            if settings.api_key is None:
+                raise RuntimeError("LOCAL_STACK=false serves the API on AWS: set API_KEY")
         if self.emulator is not None:
             self.emulator.start(self.aws_environment(), self._output)
             self.stack = self.provision()

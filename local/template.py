@@ -74,6 +74,20 @@ class Stack:
         logical_id, attribute = value["Fn::GetAtt"]
         return self.attributes[(logical_id, attribute)]
 
+    @classmethod
+    def of(cls, template: dict[str, Any], api_key_id: str = SAMPLE_API_KEY_ID) -> "Stack":
+        """A stack of `template` before anything is created: its parameters' defaults, and the
+        stack's key as `api_key_id`."""
+        stack = cls()
+        # A parameter is what a deployment that sets none of them gets: its default.
+        for name, parameter in template.get("Parameters", {}).items():
+            if "Default" in parameter:
+                stack.refs[name] = str(parameter["Default"])
+        # API Gateway's key and usage plan are the local gateway's to create (local.gateway),
+        # which then replaces this: without a gateway, the key is the one the sample events name.
+        stack.refs["StackApiKey"] = api_key_id
+        return stack
+
     def environment(self, template: dict[str, Any], function_id: str) -> dict[str, str]:
         """The environment variables that the template gives a function, resolved."""
         props = template["Resources"][function_id]["Properties"]
@@ -94,14 +108,7 @@ def provision(
     With `exist_ok`, tables that already exist are used as they are (a shared emulator that a
     previous run provisioned); queues are always reused when their attributes match.
     """
-    stack = Stack()
-    # A parameter is what a deployment that sets none of them gets: its default.
-    for name, parameter in template.get("Parameters", {}).items():
-        if "Default" in parameter:
-            stack.refs[name] = str(parameter["Default"])
-    # API Gateway's key and usage plan are the local gateway's to create (local.gateway), which
-    # then replaces this: without a gateway, the stack's key is the one the sample events name.
-    stack.refs["StackApiKey"] = api_key_id
+    stack = Stack.of(template, api_key_id)
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
         try:

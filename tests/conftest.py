@@ -17,19 +17,20 @@ from hypothesis import settings
 from moto import mock_aws
 from starlette.types import ASGIApp
 
-import processor.handler
 from app.adapters import clients
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
+from app.api.dependencies import get_metrics
 from app.api.factory import create_app
 from app.api.security import get_caller, get_client_cache
-from app.config import get_settings
+from app.config import get_api_settings, get_processor_settings
+from app.domain import processing
 from app.domain.clients import ALL_SCOPES, Caller, Client, Scope
 from local.api import server_config
 from local.aws_shapes import sqs_record
 from local.config import LocalSettings
 from local.emulator import emulator_server, free_port
 from local.supervisor import LocalService, RestartPolicy
-from local.template import Stack, load_template, provision
+from local.template import Stack, load_template, provision, resources_of_type
 from processor.handler import get_enrollment_repository
 
 VALID_CPF = "52998224725"
@@ -40,7 +41,9 @@ SERVER_STARTUP_SECONDS = 10
 settings.register_profile("fuzz", max_examples=5_000)
 
 _CACHED_PROVIDERS = (
-    get_settings,
+    get_api_settings,
+    get_processor_settings,
+    get_metrics,
     get_aws_session,
     get_dynamodb_client,
     get_sqs_client,
@@ -55,16 +58,39 @@ def clear_cached_providers() -> None:
         provider.cache_clear()
 
 
+FUNCTIONS = ("ApiFunction", "ProcessorFunction")
+# What moto names a queue it creates in the tests' account and region.
+MOTO_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/{}"
+
+
+def function_environment(function_id: str) -> dict[str, str]:
+    """A function's environment as the template gives it, each table and queue named as
+    `provision` names it under `mock_aws`, and no processing delay."""
+    template = load_template()
+    stack = Stack.of(template)
+    for logical_id in resources_of_type(template, "AWS::DynamoDB::Table"):
+        stack.refs[logical_id] = logical_id
+    for logical_id in resources_of_type(template, "AWS::SQS::Queue"):
+        stack.refs[logical_id] = MOTO_QUEUE_URL.format(logical_id)
+    return stack.environment(template, function_id) | {"PROCESSING_DELAY_SECONDS": "0"}
+
+
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and a region; no endpoint override, so `mock_aws` intercepts."""
+    """Fake credentials and a region, no endpoint override (so `mock_aws` intercepts), and each
+    function's environment from the template."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
-    monkeypatch.setattr(processor.handler, "NOT_YET_WRITTEN_GRACE_SECONDS", 0)
+    for function_id in FUNCTIONS:
+        for name, value in function_environment(function_id).items():
+            # The local stack's settings read DOCS_ENABLED too, true unless set: left unset, the
+            # app's own default (false) stands.
+            if name != "DOCS_ENABLED":
+                monkeypatch.setenv(name, value)
+    monkeypatch.setattr(processing, "NOT_YET_WRITTEN_GRACE_SECONDS", 0)
     clear_cached_providers()
     yield
     clear_cached_providers()
@@ -87,7 +113,7 @@ def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
     created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
-    for function_id in ("ApiFunction", "ProcessorFunction"):
+    for function_id in FUNCTIONS:
         for name, value in created.environment(template, function_id).items():
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
@@ -166,7 +192,7 @@ def add_client(
         api_key_id=api_key_id, name=name or api_key_id, scopes=frozenset(scopes), enabled=enabled
     )
     boto3.client("dynamodb").put_item(
-        TableName=get_settings().clients_table, Item=clients.to_item(client)
+        TableName=get_api_settings().clients_table, Item=clients.to_item(client)
     )
     return client
 
@@ -247,10 +273,15 @@ def local_service(
 
 def app_with_docs() -> FastAPI:
     """The app as `make run` serves it, its OpenAPI document whole (what a module builds at
-    import, outside any fixture)."""
+    import, outside any fixture).
+
+    The settings it was built with stay cached, for what the module does with it at import (a
+    schema loaded through it); each test starts with them cleared (`aws_environment`).
+    """
     with pytest.MonkeyPatch.context() as env:
+        for name, value in function_environment("ApiFunction").items():
+            env.setenv(name, value)
         env.setenv("DOCS_ENABLED", "true")
-        get_settings.cache_clear()
+        get_api_settings.cache_clear()
         app = create_app()
-    get_settings.cache_clear()
     return app

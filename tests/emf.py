@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from app.observability.metrics import NAMESPACE, SERVICE_DIMENSION, UNITS, Metric
+from app.observability.metrics import NAMESPACE, SERVICE_DIMENSION, Metric
 
 # The units CloudWatch accepts (the specification's list).
 CLOUDWATCH_UNITS = {
@@ -70,8 +70,8 @@ def service_metrics(
             assert directive["Dimensions"] == [[SERVICE_DIMENSION]]
             assert document[SERVICE_DIMENSION] == service
             for definition in directive["Metrics"]:
-                metric = Metric(definition["Name"])
-                assert definition["Unit"] == UNITS[metric]
+                metric = Metric.named(definition["Name"])
+                assert definition["Unit"] == metric.unit
                 value = document[metric]
                 values.setdefault(metric, []).extend(value if isinstance(value, list) else [value])
     return values

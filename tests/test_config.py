@@ -6,16 +6,12 @@ import sys
 
 import pytest
 
+from tests.conftest import function_environment
 from tests.infra.conftest import ROOT
 
-API_VARIABLES = (
-    "AGE_GROUPS_TABLE",
-    "ENROLLMENTS_TABLE",
-    "IDEMPOTENCY_TABLE",
-    "ENROLLMENT_QUEUE_URL",
-    "CLIENTS_TABLE",
-    "STACK_API_KEY_ID",
-)
+# Each function's variables, as the template gives them.
+API_VARIABLES = tuple(function_environment("ApiFunction"))
+PROCESSOR_VARIABLES = tuple(function_environment("ProcessorFunction"))
 
 
 def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +20,7 @@ def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {
         name: value
         for name, value in base.items()
-        if name not in (*API_VARIABLES, "API_TIMEOUT_SECONDS")
+        if name not in (*API_VARIABLES, *PROCESSOR_VARIABLES)
     }
     return subprocess.run(  # noqa: S603 (this interpreter, this test's own code)
         [sys.executable, "-c", f"import {module}"],
@@ -36,40 +32,45 @@ def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# What has a default in the code: a margin of the API's own, and the flags the template states.
+OPTIONAL = {"RETRY_AFTER_MARGIN_SECONDS", "API_KEY", "DOCS_ENABLED"}
+
+
 @pytest.mark.parametrize(
-    ("module", "missing"),
-    [
-        ("app.main", API_VARIABLES),
-        ("processor.handler", ("ENROLLMENTS_TABLE", "API_TIMEOUT_SECONDS")),
-    ],
+    ("module", "variables"),
+    [("app.main", API_VARIABLES), ("processor.handler", PROCESSOR_VARIABLES)],
 )
 def test_on_lambda_a_missing_setting_stops_the_init_naming_each(
-    module: str, missing: tuple[str, ...]
+    module: str, variables: tuple[str, ...]
 ) -> None:
     result = init(module, AWS_LAMBDA_FUNCTION_NAME="enrollment-fn")
 
     assert result.returncode != 0
     [last] = result.stderr.strip().splitlines()[-1:]
-    assert last.startswith("app.config.MissingSettingsError: enrollment-fn cannot start: set ")
-    assert last.endswith(", ".join(missing))
+    prefix = "app.config.MissingSettingsError: enrollment-fn cannot start: set "
+    assert last.startswith(prefix)
+    assert set(last.removeprefix(prefix).split(", ")) == set(variables) - OPTIONAL
 
 
 def test_on_lambda_an_empty_setting_is_missing_too() -> None:
     result = init(
         "processor.handler",
         AWS_LAMBDA_FUNCTION_NAME="enrollment-fn",
-        ENROLLMENTS_TABLE="",
-        API_TIMEOUT_SECONDS="25",
+        **function_environment("ProcessorFunction") | {"ENROLLMENTS_TABLE": ""},
     )
     assert result.returncode != 0
     assert result.stderr.strip().endswith("set ENROLLMENTS_TABLE")
 
 
 def test_on_lambda_with_every_setting_the_init_succeeds() -> None:
-    tables = dict.fromkeys(API_VARIABLES, "x")
-    assert init("app.main", AWS_LAMBDA_FUNCTION_NAME="enrollment-fn", **tables).returncode == 0
+    environment = function_environment("ApiFunction")
+    assert init("app.main", AWS_LAMBDA_FUNCTION_NAME="enrollment-fn", **environment).returncode == 0
 
 
-def test_off_lambda_the_local_defaults_stand() -> None:
-    assert init("app.main").returncode == 0
+def test_off_lambda_no_table_has_a_name_by_default_either() -> None:
+    # The app is built at import: without its settings it stops, naming them, as on Lambda.
+    result = init("app.main")
+    assert result.returncode != 0
+    assert "MissingSettingsError: ApiSettings cannot start: set " in result.stderr
+    # The processor reads its settings at its first message.
     assert init("processor.handler").returncode == 0

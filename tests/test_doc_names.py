@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.config import ApiSettings, ProcessorSettings
 from app.observability.metrics import Metric
 from local.clients import parser as clients_parser
 from local.config import LocalSettings
@@ -86,7 +86,9 @@ TEMPLATE = load_template()
 ALARMS = set(resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm"))
 TABLES = set(resources_of_type(TEMPLATE, "AWS::DynamoDB::Table"))
 METRICS = {str(metric) for metric in Metric}
-SETTINGS = {name.upper() for name in Settings.model_fields}
+SETTINGS = {
+    name.upper() for settings in (ApiSettings, ProcessorSettings) for name in settings.model_fields
+}
 LOCAL_SETTINGS = {
     name.upper() for settings in (LocalSettings, SmokeSettings) for name in settings.model_fields
 }

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.config import get_settings
+from app.config import get_api_settings
 from app.observability.metrics import Metric
 from local.aws_shapes import LambdaContext, sqs_event
 from local.template import Stack
@@ -106,7 +106,7 @@ def test_the_service_dimension_is_the_configured_name(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SERVICE_NAME", "enrollment-prod")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(in_process_app()) as client:
         client.post("/age-groups", json={"min_age": 0, "max_age": 150})
         client.post("/enrollments", json=ENROLLMENT)

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from app.adapters.errors import translate_aws_errors
+from app.adapters.tables import CLIENTS, Table
 from app.domain.clients import Client, Scope
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEPENDENCY = "The clients table"
 # Revocation is promised within 60 s: a cached answer is at most this old.
 CACHE_SECONDS = 30.0
 # The key of a name's claim is this and the name. API Gateway's key ids are letters and digits,
@@ -39,13 +39,13 @@ class ClientRepository:
 
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
-        self._table_name = table_name
+        self._table = Table(CLIENTS, table_name)
 
     def get(self, api_key_id: str) -> Client | None:
         """The client of an API key, or None if no record names it."""
-        with translate_aws_errors(DEPENDENCY):
+        with translate_aws_errors(CLIENTS.dependency):
             response = self._client.get_item(
-                TableName=self._table_name, Key={"api_key_id": {"S": api_key_id}}
+                TableName=self._table.name, Key={CLIENTS.key: {"S": api_key_id}}
             )
         item = response.get("Item")
         return None if item is None or not is_client_item(item) else from_item(item)

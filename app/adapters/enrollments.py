@@ -7,6 +7,7 @@ from uuid import UUID
 from botocore.exceptions import ClientError
 
 from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
+from app.adapters.tables import ENROLLMENTS, Table
 from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 
@@ -14,23 +15,27 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-DEPENDENCY = "The enrollments table"
+    from app.adapters.unit_of_work import DynamoDBUnitOfWork
 
 
 class EnrollmentRepository:
     """Enrollments, one item each, keyed by `enrollment_id`; new ones are written by a unit of work
-    (`app.adapters.unit_of_work`)."""
+    (`add`)."""
 
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
-        self._table_name = table_name
+        self._table = Table(ENROLLMENTS, table_name)
+
+    def add(self, enrollment: Enrollment, unit: "DynamoDBUnitOfWork") -> None:
+        """Stage a new enrollment on `unit`, to be written by its commit."""
+        unit.put_new(self._table, to_item(enrollment))
 
     def get(self, enrollment_id: UUID) -> Enrollment:
         """The enrollment, read with strong consistency, or `NotFoundError`."""
-        with translate_aws_errors(DEPENDENCY):
+        with translate_aws_errors(ENROLLMENTS.dependency):
             response = self._client.get_item(
-                TableName=self._table_name,
-                Key={"enrollment_id": {"S": str(enrollment_id)}},
+                TableName=self._table.name,
+                Key={ENROLLMENTS.key: {"S": str(enrollment_id)}},
                 ConsistentRead=True,
             )
         if "Item" not in response:
@@ -43,11 +48,11 @@ class EnrollmentRepository:
         Returns False when it was already `PROCESSED` (a redelivered message), and raises
         `NotFoundError` when the enrollment does not exist (yet).
         """
-        with translate_aws_errors(DEPENDENCY):
+        with translate_aws_errors(ENROLLMENTS.dependency):
             try:
                 self._client.update_item(
-                    TableName=self._table_name,
-                    Key={"enrollment_id": {"S": str(enrollment_id)}},
+                    TableName=self._table.name,
+                    Key={ENROLLMENTS.key: {"S": str(enrollment_id)}},
                     UpdateExpression="SET #status = :processed, updated_at = :now",
                     ConditionExpression="#status = :pending",
                     ExpressionAttributeNames={"#status": "status"},

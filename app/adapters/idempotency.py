@@ -25,6 +25,7 @@ from uuid import uuid4
 from botocore.exceptions import ClientError
 
 from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
+from app.adapters.tables import IDEMPOTENCY
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.domain.errors import DependencyError, IdempotencyKeyReusedError, RequestInProgressError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-DEPENDENCY = "The idempotency table"
 
 # How long an answer is remembered; DynamoDB's TTL deletes the record some time after.
 RETENTION_SECONDS = 24 * 60 * 60
@@ -186,7 +186,7 @@ class IdempotencyRepository:
         values: Item,
     ) -> Item | None:
         """Put `item` if `condition` holds; otherwise return the item that stands in its way."""
-        with translate_aws_errors(DEPENDENCY):
+        with translate_aws_errors(IDEMPOTENCY.dependency):
             try:
                 self._client.put_item(
                     TableName=self._table_name,
@@ -208,7 +208,7 @@ class IdempotencyRepository:
 def _unless_lost() -> Iterator[None]:
     """Write to the claim's record only while the claim holds it: completed already, or taken over
     after its lease, it is not this claim's to settle."""
-    with translate_aws_errors(DEPENDENCY):
+    with translate_aws_errors(IDEMPOTENCY.dependency):
         try:
             yield
         except ClientError as exc:

@@ -2,11 +2,10 @@
 them, stored by one `PutItem` or, when there is more than one write, one `TransactWriteItems`."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from app.adapters import age_groups, enrollments
 from app.adapters.errors import (
     CONDITION_FAILED,
     RETRYABLE_CODES,
@@ -15,13 +14,16 @@ from app.adapters.errors import (
     failed_on_retry,
     translate_aws_errors,
 )
+from app.adapters.tables import Table
 from app.domain.errors import DependencyUnavailableError, RequestInProgressError
-from app.domain.models.age_groups import AgeGroup
-from app.domain.models.enrollments import Enrollment
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        PutTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 TRANSACTION_CANCELED = "TransactionCanceledException"
 # The reason a cancelled transaction gives for an item whose condition failed.
@@ -32,38 +34,28 @@ TRANSIENT_REASONS = frozenset(
 )
 
 
-class Tables(NamedTuple):
-    """The names of the tables new resources go to."""
-
-    age_groups: str
-    enrollments: str
-
-
 class DynamoDBUnitOfWork:
     """What one request writes: one new item, plus the writes that must succeed with it."""
 
-    def __init__(self, client: "DynamoDBClient", tables: Tables) -> None:
+    def __init__(self, client: "DynamoDBClient") -> None:
         self._client = client
-        self._tables = tables
         self._put: PutTypeDef | None = None
         self._dependency = ""
         self._alongside: list[TransactWriteItemTypeDef] = []
         self._callbacks: list[Callable[[], None]] = []
 
-    def add(self, resource: AgeGroup | Enrollment) -> None:
-        """Stage a new resource; its key is new, so the put is conditional on its absence."""
+    def put_new(self, table: Table, item: dict[str, "AttributeValueTypeDef"]) -> None:
+        """Stage a new item of `table`; its key is new, so the put is conditional on its absence.
+
+        A repository calls it for the resource a use case adds (`AgeGroupRepository.add`).
+        """
         if self._put is not None:
             raise ValueError("A unit of work stores one new resource")
-        if isinstance(resource, Enrollment):
-            table, key = self._tables.enrollments, "enrollment_id"
-            item, self._dependency = enrollments.to_item(resource), enrollments.DEPENDENCY
-        else:
-            table, key = self._tables.age_groups, "age_group_id"
-            item, self._dependency = age_groups.to_item(resource), age_groups.DEPENDENCY
+        self._dependency = table.spec.dependency
         self._put = {
-            "TableName": table,
+            "TableName": table.name,
             "Item": item,
-            "ConditionExpression": f"attribute_not_exists({key})",
+            "ConditionExpression": f"attribute_not_exists({table.spec.key})",
         }
 
     def add_write(self, write: "TransactWriteItemTypeDef") -> None:

@@ -6,6 +6,7 @@ read the settings themselves (`get_settings` is cached) rather than depend on a 
 provider: each sub-dependency is one more for FastAPI to solve on every request.
 """
 
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
@@ -15,39 +16,44 @@ from app.adapters.aws import get_dynamodb_client, get_sqs_client
 from app.adapters.enrollments import EnrollmentRepository
 from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.queue import EnrollmentQueue
-from app.adapters.unit_of_work import DynamoDBUnitOfWork, Tables
+from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.api import idempotency
 from app.api.errors import render_refusal
 from app.api.security import CallerDep
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.errors import IdempotencyKeyRepeatedError
+from app.observability.metrics import MetricsEmitter
 
 
 async def get_age_group_repository() -> AgeGroupRepository:
     """The age-groups repository over this process's DynamoDB client."""
-    return AgeGroupRepository(get_dynamodb_client(), get_settings().age_groups_table)
+    return AgeGroupRepository(get_dynamodb_client(), get_api_settings().age_groups_table)
 
 
 async def get_enrollment_repository() -> EnrollmentRepository:
     """The enrollments repository over this process's DynamoDB client."""
-    return EnrollmentRepository(get_dynamodb_client(), get_settings().enrollments_table)
+    return EnrollmentRepository(get_dynamodb_client(), get_api_settings().enrollments_table)
 
 
 async def get_idempotency_repository() -> IdempotencyRepository:
     """The idempotency-records repository over this process's DynamoDB client."""
-    return IdempotencyRepository(get_dynamodb_client(), get_settings().idempotency_table)
+    return IdempotencyRepository(get_dynamodb_client(), get_api_settings().idempotency_table)
 
 
 async def get_enrollment_queue() -> EnrollmentQueue:
     """The enrollment queue over this process's SQS client."""
-    return EnrollmentQueue(get_sqs_client(), get_settings().enrollment_queue_url)
+    return EnrollmentQueue(get_sqs_client(), get_api_settings().enrollment_queue_url)
 
 
 async def get_unit_of_work() -> DynamoDBUnitOfWork:
     """A new unit of work for what this request writes."""
-    settings = get_settings()
-    tables = Tables(age_groups=settings.age_groups_table, enrollments=settings.enrollments_table)
-    return DynamoDBUnitOfWork(get_dynamodb_client(), tables)
+    return DynamoDBUnitOfWork(get_dynamodb_client())
+
+
+@lru_cache
+def get_metrics() -> MetricsEmitter:
+    """The API's metrics, under the stack's name (one emitter per process)."""
+    return MetricsEmitter(get_api_settings().service_name)
 
 
 UnitOfWorkDep = Annotated[DynamoDBUnitOfWork, Depends(get_unit_of_work)]
@@ -89,3 +95,11 @@ AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repo
 EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
 EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]
 IdempotencyDep = Annotated[idempotency.Idempotency, Depends(get_idempotency)]
+
+
+async def get_request_metrics() -> MetricsEmitter:
+    """The process's metrics emitter, for a route."""
+    return get_metrics()
+
+
+MetricsDep = Annotated[MetricsEmitter, Depends(get_request_metrics)]

@@ -16,14 +16,14 @@ from app.api.security import (
     authorize,
     check_scopes_declared,
 )
-from app.config import get_settings
+from app.config import get_api_settings
 
 OPENAPI_URL = "/openapi.json"
 
 
 def create_app() -> FastAPI:
     """Build the application from the settings; every route requires a caller with its scope."""
-    docs = get_settings().docs_enabled
+    docs = get_api_settings().docs_enabled
     app = FastAPI(
         title="Enrollment service",
         summary="Age groups and asynchronously processed enrollment requests.",

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -20,9 +20,6 @@ from app.adapters.idempotency import Answer, IdempotencyRepository
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.domain.clients import Caller
 from app.domain.errors import IdempotencyKeyInvalidError, RefusalError
-
-if TYPE_CHECKING:
-    from app.domain.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +70,9 @@ class Idempotency:
         self._response = response
         self._render_refusal = render_refusal
 
-    def run(self, model: type[Resource], create: Callable[["UnitOfWork"], Resource]) -> Resource:
+    def run(
+        self, model: type[Resource], create: Callable[[DynamoDBUnitOfWork], Resource]
+    ) -> Resource:
         """The resource `create` stages, committed; or the one the first request with this key made.
 
         With a key, the claim's completion is committed with the resource. A refusal `create`

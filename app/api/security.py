@@ -23,7 +23,7 @@ from app.adapters.aws import get_dynamodb_client
 from app.adapters.clients import ClientCache, ClientRepository
 from app.api.concurrency import run_blocking
 from app.api.errors import forbidden_response
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.clients import ALL_SCOPES, Caller, Scope
 from app.domain.errors import MissingScopeError, UnknownCallerError
 
@@ -56,7 +56,7 @@ class ApiKeyMiddleware:
         self.open_prefixes = open_prefixes
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
-        expected = get_settings().api_key
+        expected = get_api_settings().api_key
         if (
             scope["type"] != "http"
             or expected is None
@@ -75,7 +75,7 @@ class ApiKeyMiddleware:
 @lru_cache
 def get_client_cache() -> ClientCache:
     """The clients this process has asked about, for `CACHE_SECONDS` each."""
-    return ClientCache(ClientRepository(get_dynamodb_client(), get_settings().clients_table))
+    return ClientCache(ClientRepository(get_dynamodb_client(), get_api_settings().clients_table))
 
 
 async def get_caller(request: Request) -> Caller:
@@ -84,7 +84,7 @@ async def get_caller(request: Request) -> Caller:
     Its one parameter is the request: FastAPI analyses a dependency's signature for each route
     that needs it, at import, and a header parameter would cost a validator for each.
     """
-    settings = get_settings()
+    settings = get_api_settings()
     event = request.scope.get("aws.event") or {}
     identity = event.get("requestContext", {}).get("identity") or {}
     if key_id := identity.get("apiKeyId"):

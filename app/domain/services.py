@@ -2,20 +2,29 @@
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from uuid import uuid4
 
 from app.domain.cpf import mask_cpf
 from app.domain.errors import AgeNotAllowedError, TooManyAgeGroupsError
 from app.domain.models.age_groups import AgeGroup, AgeGroupCreate
 from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
-from app.observability.metrics import Metric, emit
+from app.observability.metrics import Metric
 
 if TYPE_CHECKING:
     # Protocols, for the type checker alone: a cold start need not build their classes.
-    from app.domain.ports import AgeGroupCatalog, EnrollmentPublisher, UnitOfWork
+    from app.domain.ports import (
+        AgeGroupCatalog,
+        EnrollmentLedger,
+        EnrollmentPublisher,
+        MetricsRecorder,
+        UnitOfWork,
+    )
 
 logger = logging.getLogger(__name__)
+
+# The adapters' unit of work, which a use case hands to the stores it adds to.
+U = TypeVar("U", bound="UnitOfWork")
 
 
 # Every enrollment request reads every age group (`request_enrollment`), so their number sets the
@@ -25,9 +34,7 @@ logger = logging.getLogger(__name__)
 MAX_AGE_GROUPS = 100
 
 
-def register_age_group(
-    new: AgeGroupCreate, age_groups: "AgeGroupCatalog", unit: "UnitOfWork"
-) -> AgeGroup:
+def register_age_group(new: AgeGroupCreate, age_groups: "AgeGroupCatalog[U]", unit: U) -> AgeGroup:
     """A new age group, staged on `unit`, or `TooManyAgeGroupsError` at `MAX_AGE_GROUPS`.
 
     The count is read before the write, not with it: requests that add groups at the same moment
@@ -43,15 +50,17 @@ def register_age_group(
         max_age=new.max_age,
         created_at=datetime.now(UTC),
     )
-    unit.add(group)
+    age_groups.add(group, unit)
     return group
 
 
 def request_enrollment(
     new: EnrollmentCreate,
-    age_groups: "AgeGroupCatalog",
+    age_groups: "AgeGroupCatalog[U]",
+    enrollments: "EnrollmentLedger[U]",
     queue: "EnrollmentPublisher",
-    unit: "UnitOfWork",
+    unit: U,
+    metrics: "MetricsRecorder",
     owner: str | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.
@@ -64,7 +73,7 @@ def request_enrollment(
     it, and an accepted one always has its message. See docs/adr/0002-publish-then-write.md.
     """
     if not any(group.admits(new.age) for group in age_groups.list()):
-        emit(Metric.ENROLLMENT_REJECTED)
+        metrics.emit(Metric.ENROLLMENT_REJECTED)
         raise AgeNotAllowedError(new.age)
     now = datetime.now(UTC)
     enrollment = Enrollment(
@@ -78,10 +87,10 @@ def request_enrollment(
         owner=owner,
     )
     queue.publish(enrollment.enrollment_id)
-    unit.add(enrollment)
+    enrollments.add(enrollment, unit)
 
     def accepted() -> None:
-        emit(Metric.ENROLLMENT_REQUESTED)
+        metrics.emit(Metric.ENROLLMENT_REQUESTED)
         logger.info(
             "Enrollment accepted",
             extra={

@@ -43,7 +43,7 @@ from app.adapters import age_groups, enrollments
 from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
 from app.api.idempotency import IDEMPOTENCY_KEY_HEADER
 from app.api.security import API_KEY_HEADER, get_client_cache
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.entrypoints.events import rest_event
@@ -132,7 +132,7 @@ PRIMED_REQUESTS = [
 def _primed_event(request: PrimedRequest) -> dict[str, Any]:
     """The event of a primed request, with the key the app checks where it checks one."""
     headers = dict(request.headers)
-    api_key = get_settings().api_key
+    api_key = get_api_settings().api_key
     if api_key is not None:
         headers[API_KEY_HEADER] = api_key.get_secret_value()
     # As the stack's own key: it holds every scope, with no client record to read.
@@ -141,7 +141,7 @@ def _primed_event(request: PrimedRequest) -> dict[str, Any]:
         request.path,
         request.body,
         headers,
-        api_key_id=get_settings().stack_api_key_id,
+        api_key_id=get_api_settings().stack_api_key_id,
         request_id="snapstart-priming",
     )
 

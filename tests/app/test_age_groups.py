@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.adapters.age_groups import AgeGroupRepository
 from app.adapters.aws import get_dynamodb_client
 from app.api.dependencies import get_age_group_repository
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.services import MAX_AGE_GROUPS
 from tests.conftest import app_with_docs
 
@@ -57,7 +57,7 @@ def test_list_follows_every_scan_page(client: TestClient, age_group: CreateAgeGr
     dynamodb = get_dynamodb_client()
     dynamodb.meta.events.register("provide-client-params.dynamodb.Scan", _record_into(scans))
     client.app.dependency_overrides[get_age_group_repository] = lambda: AgeGroupRepository(  # type: ignore[attr-defined]
-        dynamodb, get_settings().age_groups_table, scan_page_size=2
+        dynamodb, get_api_settings().age_groups_table, scan_page_size=2
     )
 
     listed = client.get("/age-groups").json()
@@ -142,7 +142,9 @@ def test_create_rejects_a_range_that_ends_before_it_starts(client: TestClient) -
 
     assert response.status_code == 422
     assert "min_age must be less than or equal to max_age" in response.text
-    assert boto3.client("dynamodb").scan(TableName=get_settings().age_groups_table)["Count"] == 0
+    assert (
+        boto3.client("dynamodb").scan(TableName=get_api_settings().age_groups_table)["Count"] == 0
+    )
 
 
 @pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b'{"min_age": 1, "max_age": 2'])
@@ -178,7 +180,7 @@ def test_a_wrong_method_is_405_naming_every_method_of_the_path(
 
 def put_age_groups(count: int) -> None:
     """`count` age groups in the table, written directly."""
-    table = boto3.resource("dynamodb").Table(get_settings().age_groups_table)
+    table = boto3.resource("dynamodb").Table(get_api_settings().age_groups_table)
     with table.batch_writer() as batch:
         for _ in range(count):
             batch.put_item(

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from app.api.errors import register_exception_handlers
 from app.api.factory import create_app
 from app.api.security import authorize, check_scopes_declared, get_client_cache, requires
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.clients import ALL_SCOPES, DEFAULT_SCOPES, Scope
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from local.aws_shapes import LambdaContext
@@ -41,7 +41,7 @@ def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClien
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
     )
     monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["StackApiKey"])
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     app = gateway_app(create_app(), template, stack.refs["UsagePlan"], 0, aliases)
     with TestClient(app) as client:
         yield client
@@ -220,7 +220,7 @@ def test_the_local_usage_plan_has_the_templates_quota(stack: Stack) -> None:
 
 def test_the_docs_pages_are_open(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     template = load_template()
     aliases = provision_gateway(
         template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
@@ -410,7 +410,7 @@ def test_on_lambda_an_event_without_a_key_id_is_forbidden(
     invoke: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "enrollment-api")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
 
     assert invoke("GET", "/age-groups", api_key_id=None) == (403, {"message": "Forbidden"})
     assert invoke("GET", "/age-groups")[0] == 200
@@ -422,7 +422,7 @@ def test_off_lambda_too_an_event_without_a_key_id_is_forbidden(invoke: Any) -> N
 
 def put_record(item: dict[str, Any]) -> None:
     """A client record as someone wrote it by hand, in the clients table."""
-    boto3.client("dynamodb").put_item(TableName=get_settings().clients_table, Item=item)
+    boto3.client("dynamodb").put_item(TableName=get_api_settings().clients_table, Item=item)
 
 
 def test_a_record_with_an_unknown_scope_or_no_name_holds_the_scopes_it_names(
@@ -498,7 +498,7 @@ def test_a_client_costs_one_read_per_cache_period(invoke: Any) -> None:
     for _ in range(5):
         assert invoke("GET", "/age-groups", api_key_id="busy-key-id")[0] == 200
 
-    assert reads == [get_settings().clients_table]
+    assert reads == [get_api_settings().clients_table]
     assert get_client_cache().peek("busy-key-id")[0]
 
 
@@ -507,7 +507,7 @@ def test_the_openapi_document_states_each_operations_scope_and_403_and_429(
 ) -> None:
     # The document is served with docs on, and only then has its error shapes.
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(create_app()) as client:
         schema = client.get("/openapi.json").json()
     expected = {

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 import app.api.docs
 from app.api.factory import create_app
-from app.config import get_settings
+from app.config import get_api_settings
 from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def links_of(html: str) -> list[str]:
 def docs_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("API_KEY", API_KEY)
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(create_app()) as client:
         yield client
 
@@ -102,7 +102,7 @@ def test_docs_without_the_assets_package_fail_at_startup_and_say_why(
 ) -> None:
     monkeypatch.setenv("DOCS_ENABLED", "true")
     monkeypatch.setattr(app.api.docs, "ASSETS_PACKAGE", ("no_such_assets_package", "static"))
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
 
     with pytest.raises(RuntimeError, match="fastapi-offline"):
         create_app()

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import get_settings
+from app.config import get_api_settings
 from local.template import Stack
 from tests.conftest import VALID_CPF, queued_messages
 
@@ -20,7 +20,7 @@ def enrollment(**overrides: Any) -> dict[str, Any]:
 
 
 def stored_enrollments() -> list[dict[str, Any]]:
-    table = get_settings().enrollments_table
+    table = get_api_settings().enrollments_table
     return boto3.client("dynamodb").scan(TableName=table)["Items"]
 
 
@@ -113,7 +113,7 @@ def test_age_check_reads_every_page_of_age_groups(
         age_group(age, age)
     age_group(100, 110)
     client.app.dependency_overrides[get_age_group_repository] = lambda: AgeGroupRepository(  # type: ignore[attr-defined]
-        get_dynamodb_client(), get_settings().age_groups_table, scan_page_size=1
+        get_dynamodb_client(), get_api_settings().age_groups_table, scan_page_size=1
     )
 
     assert client.post("/enrollments", json=enrollment(age=105)).status_code == 202

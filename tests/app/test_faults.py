@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.config import get_settings
+from app.config import get_api_settings
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from processor.handler import handler as process
@@ -62,7 +62,7 @@ def fail(point: tuple[Callable[[], Any], str, str], how: str) -> list[str]:
 
 
 def stored_ids() -> set[str]:
-    items = boto3.client("dynamodb").scan(TableName=get_settings().enrollments_table)["Items"]
+    items = boto3.client("dynamodb").scan(TableName=get_api_settings().enrollments_table)["Items"]
     return {item["enrollment_id"]["S"] for item in items}
 
 

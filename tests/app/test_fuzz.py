@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app.api.idempotency import IDEMPOTENCY_KEY_HEADER, KEY_PATTERN
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.cpf import with_check_digits
 from app.domain.models.enrollments import clean_name
 from tests.conftest import API_KEY, app_with_docs
@@ -78,7 +78,7 @@ def map_case(context: Any, case: Any) -> Any:
 @pytest.fixture
 def open_group(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_KEY", API_KEY)
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     response = TestClient(app).post(
         "/age-groups", json={"min_age": 0, "max_age": 150}, headers={"x-api-key": API_KEY}
     )

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.api.dependencies import get_age_group_repository
-from app.config import get_settings
+from app.config import get_api_settings
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
@@ -94,7 +94,7 @@ def local_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """The settings of `make run`: the app checks the API key, and serves its docs."""
     monkeypatch.setenv("API_KEY", API_KEY)
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def http(local_url: str) -> Iterator[httpx.Client]:
 
 
 def idempotency_records() -> list[dict[str, Any]]:
-    table = get_settings().idempotency_table
+    table = get_api_settings().idempotency_table
     items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=table)["Items"]
     return items
 

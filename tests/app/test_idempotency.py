@@ -30,7 +30,7 @@ from app.adapters.idempotency import LEASE_SECONDS, RETENTION_SECONDS, Idempoten
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.api.factory import create_app
 from app.api.idempotency import KEY_PATTERN, check_key
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.errors import DependencyUnavailableError, IdempotencyKeyInvalidError
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
@@ -52,11 +52,11 @@ def scan(table: str) -> list[dict[str, Any]]:
 
 
 def enrollment_ids() -> list[str]:
-    return [item["enrollment_id"]["S"] for item in scan(get_settings().enrollments_table)]
+    return [item["enrollment_id"]["S"] for item in scan(get_api_settings().enrollments_table)]
 
 
 def records() -> list[dict[str, Any]]:
-    return scan(get_settings().idempotency_table)
+    return scan(get_api_settings().idempotency_table)
 
 
 def queued_ids(stack: Stack) -> list[str]:
@@ -530,7 +530,7 @@ def test_locally_a_key_belongs_to_the_caller_the_configured_api_key_makes(
     # The API served alone with API_KEY: its one caller is the stack's own, whose records hold
     # no key's value.
     monkeypatch.setenv("API_KEY", "key-one")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(create_app()) as client:
         first, second = (
             client.post(

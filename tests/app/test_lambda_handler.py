@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.config import get_settings
+from app.config import get_api_settings
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from tests.conftest import VALID_CPF
@@ -60,7 +60,7 @@ def test_docs_behind_a_stage_link_to_the_staged_schema_and_routes_still_match(
     monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     from mangum import Mangum
 
     from app.api.factory import create_app

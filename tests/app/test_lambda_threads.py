@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from app.adapters.enrollments import EnrollmentRepository
 from app.entrypoints.events import rest_event
-from app.main import handler
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 
@@ -42,6 +41,8 @@ def route_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[threading.Threa
 def test_under_lambda_a_sync_route_runs_inline(
     stack: Stack, route_threads: list[tuple[threading.Thread, bool]]
 ) -> None:
+    from app.main import handler
+
     response = handler(rest_event("GET", f"/enrollments/{uuid4()}"), LambdaContext())
     assert response["statusCode"] == 404
     assert route_threads == [(threading.current_thread(), True)]

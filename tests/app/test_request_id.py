@@ -19,7 +19,7 @@ from mangum import Mangum
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
 from app.api.factory import create_app
 from app.api.middleware import MAX_BODY_BYTES
-from app.config import get_settings
+from app.config import get_api_settings
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
 from local.template import Stack
@@ -112,7 +112,7 @@ def test_a_forbidden_answer_carries_its_request_id(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_KEY", API_KEY)
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(in_process_app()) as client:
         response = client.get("/age-groups", headers={"x-request-id": "client-1"})
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 import processor.handler
 from app.api.factory import create_app
 from app.api.routers.enrollments import retry_after
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext
@@ -29,9 +29,9 @@ def timing(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> Iterator[None]:
     monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "4")
     monkeypatch.setenv("BATCHING_WINDOW_SECONDS", "1")
     monkeypatch.setenv("RETRY_AFTER_MARGIN_SECONDS", "1")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     yield
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def timed_client(timing: None) -> Iterator[TestClient]:
 def process_queue(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the processor on what is queued, with no delay."""
     monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "0")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     result = processor.handler.handler(queued_event(stack), LambdaContext())
     assert result == {"batchItemFailures": []}
 

@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.api.security import ApiKeyMiddleware, authorize
-from app.config import get_settings
+from app.config import get_api_settings
 from local.template import Stack
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, app_with_docs
 
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -19,14 +19,14 @@ SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 def keyed_client(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("API_KEY", API_KEY)
     monkeypatch.setenv("DOCS_ENABLED", "true")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     with TestClient(create_app()) as client:
         yield client
 
 
 def every_route() -> list[tuple[str, str]]:
     """Method and concrete path of every operation the app's OpenAPI document lists."""
-    paths = create_app().openapi()["paths"]
+    paths = app_with_docs().openapi()["paths"]
     return [
         (method.upper(), path.format(age_group_id=SAMPLE_ID, enrollment_id=SAMPLE_ID))
         for path, operations in paths.items()
@@ -97,7 +97,9 @@ def test_with_no_gateway_in_front_and_no_configured_key_the_app_serves_no_one(
         response = anyone.request(method, path, headers={"x-api-key": "anything"}, json={})
 
     assert (response.status_code, response.json()) == (403, {"message": "Forbidden"})
-    assert boto3.client("dynamodb").scan(TableName=get_settings().age_groups_table)["Count"] == 0
+    assert (
+        boto3.client("dynamodb").scan(TableName=get_api_settings().age_groups_table)["Count"] == 0
+    )
 
 
 def test_docs_are_off_unless_enabled(client: TestClient) -> None:

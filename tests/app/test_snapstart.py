@@ -21,10 +21,10 @@ from fastapi.routing import APIRoute
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
 from app.entrypoints import priming, snapstart
 from app.entrypoints.events import rest_event
-from app.main import app, handler
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.aws_events import load_event
+from tests.conftest import function_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,9 +56,20 @@ def register_after_restore(func, *args, **kwargs):
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@pytest.fixture
+def handler() -> Handler:
+    """The Lambda handler, imported once the functions' environment is set."""
+    from app.main import handler
+
+    return handler
+
 
 def import_handler(tmp_path: Path, with_runtime_hooks: bool) -> dict[str, Any]:
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= function_environment("ApiFunction")
     if with_runtime_hooks:
         (tmp_path / "snapshot_restore_py.py").write_text(FAKE_RUNTIME_HOOKS)
         env["PYTHONPATH"] = str(tmp_path)
@@ -111,6 +122,7 @@ def fake_runtime_hooks(
 
 def test_register_hands_the_handler_to_the_before_snapshot_hook(
     monkeypatch: pytest.MonkeyPatch,
+    handler: Handler,
 ) -> None:
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     assert snapstart.register(handler) is False
@@ -154,7 +166,10 @@ def refreshable_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_priming_serves_every_route_and_sends_no_request(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    handler: Handler,
 ) -> None:
     refreshable_credentials(monkeypatch)
     sends = count_sends()
@@ -169,6 +184,8 @@ def test_priming_serves_every_route_and_sends_no_request(
         "EnrollmentQueue": 0,
     }
     assert sorted(statuses.values()) == [200, 200, 200, 201, 202, 202]
+    from app.main import app
+
     api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
     every_route = {(method, route.path) for route in api_routes for method in route.methods or ()}
     primed = {
@@ -181,7 +198,7 @@ def test_priming_serves_every_route_and_sends_no_request(
 
 
 def test_after_priming_the_clients_stay_cached_and_unstubbed(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: Handler
 ) -> None:
     refreshable_credentials(monkeypatch)
     priming.prime(handler)
@@ -194,7 +211,9 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
     assert sends["dynamodb"] == 1
 
 
-def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(stack: Stack) -> None:
+def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(
+    stack: Stack, handler: Handler
+) -> None:
     # The fixtures give static credentials from the environment, which would never refresh.
     priming.prime(handler)
     assert get_dynamodb_client.cache_info().currsize == 0
@@ -233,7 +252,7 @@ def open_sockets() -> set[str]:
 
 
 def test_priming_exchanges_only_with_its_own_loopback_server_and_leaves_nothing_open(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: Handler
 ) -> None:
     refreshable_credentials(monkeypatch)
     served: list[str] = []

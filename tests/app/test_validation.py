@@ -7,7 +7,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import get_settings
+from app.config import get_api_settings
 from local.template import Stack
 from tests.conftest import VALID_CPF, queued_messages
 
@@ -62,7 +62,9 @@ def test_bad_field_is_422_and_nothing_is_stored(
 
     assert response.status_code == 422, why
     assert field in {error["loc"][-1] for error in response.json()["detail"]}
-    assert boto3.client("dynamodb").scan(TableName=get_settings().enrollments_table)["Count"] == 0
+    assert (
+        boto3.client("dynamodb").scan(TableName=get_api_settings().enrollments_table)["Count"] == 0
+    )
     assert queued_messages(stack) == []
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from processor.handler import ORPHAN_MARGIN_SECONDS
+from app.domain.processing import ORPHAN_MARGIN_SECONDS
 
 
 def props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import get_api_settings
 from local.config import DEFAULT_API_KEY, DEFAULT_CLIENT_API_KEY, LocalSettings
 from local.emulator import free_port
-from local.supervisor import REAL_AWS_VARIABLES, Child, LocalService, RestartPolicy
+from local.supervisor import Child, LocalService, RestartPolicy
 from local.template import Stack, load_template
-from tests.conftest import VALID_CPF, local_service
+from tests.conftest import VALID_CPF, function_environment, local_service
 from tests.e2e.test_local_stack import PROCESSED_WITHIN, STARTUP_TIMEOUT, eventually
 
 # A tenth of a second before a restart: the tests wait on the children's start-up, not on it.
@@ -23,7 +24,7 @@ FAST_RESTARTS = RestartPolicy(first_delay=0.1, max_delay=0.4, stable_after=60)
 
 def resolved_stack() -> Stack:
     """Names for every resource of the template, as `provision` would return them."""
-    stack = Stack()
+    stack = Stack.of(load_template())
     for logical_id in load_template()["Resources"]:
         stack.refs[logical_id] = f"ref-{logical_id}"
         for attribute in ("Arn", "QueueName"):
@@ -90,13 +91,19 @@ def test_without_a_delay_setting_the_processor_keeps_the_template_value(
     )
 
 
-@pytest.mark.parametrize("missing", REAL_AWS_VARIABLES)
+# What the API served alone needs: its settings but DOCS_ENABLED (off unless set), and a key.
+REQUIRED_ALONE = [*(set(function_environment("ApiFunction")) - {"DOCS_ENABLED"}), "API_KEY"]
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_ALONE))
 def test_without_the_local_stack_the_aws_resources_and_a_key_must_be_given(
     monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    for name in REAL_AWS_VARIABLES:
-        monkeypatch.setenv(name, "given")
+    for name, value in function_environment("ApiFunction").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("API_KEY", "given")
     monkeypatch.delenv(missing)
+    get_api_settings.cache_clear()
     service = LocalService(LocalSettings(local_stack=False))
 
     with pytest.raises(RuntimeError, match=f"set {missing}$"):

@@ -11,10 +11,12 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 import processor.handler as processor_handler
-from app.config import get_settings
+from app.config import get_api_settings, get_processor_settings
+from app.domain import processing
 from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment
 from local.aws_shapes import LambdaContext, sqs_event
+from local.template import load_template
 from processor.handler import handler
 from tests.aws_events import load_event
 from tests.conftest import VALID_CPF
@@ -162,7 +164,7 @@ def test_no_work_is_done_for_a_processed_or_unknown_enrollment(
     async def work(delay: float) -> None:
         worked.append(delay)
 
-    monkeypatch.setattr(processor_handler, "simulate_work", work)
+    monkeypatch.setattr(processing, "simulate_work", work)
     event = sqs_event(message(enrollment_id))
 
     response = handler(event, LambdaContext())
@@ -227,7 +229,7 @@ def test_records_of_a_batch_are_processed_concurrently(
     async def work_in_step(delay: float) -> None:
         await asyncio.wait_for(barrier.wait(), timeout=5)
 
-    monkeypatch.setattr(processor_handler, "simulate_work", work_in_step)
+    monkeypatch.setattr(processing, "simulate_work", work_in_step)
 
     response = handler(sqs_event(*(message(i) for i in ids)), LambdaContext())
 
@@ -239,21 +241,26 @@ def test_the_processing_delay_is_applied_to_each_record(
     client: TestClient, pending: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROCESSING_DELAY_SECONDS", "2.5")
-    get_settings.cache_clear()
+    get_api_settings.cache_clear()
     delays: list[float] = []
 
     async def record_delay(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr(processor_handler, "simulate_work", record_delay)
+    monkeypatch.setattr(processing, "simulate_work", record_delay)
 
     handler(sqs_event(message(pending()), message(pending())), LambdaContext())
 
     assert delays == [2.5, 2.5]
 
 
-def test_the_default_processing_delay_is_four_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PROCESSING_DELAY_SECONDS")
-    get_settings.cache_clear()
+def test_the_processing_delay_is_the_templates_four_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    template = load_template()["Resources"]["ProcessorFunction"]["Properties"]
+    monkeypatch.setenv(
+        "PROCESSING_DELAY_SECONDS", template["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"]
+    )
+    get_processor_settings.cache_clear()
 
-    assert get_settings().processing_delay_seconds == 4
+    assert get_processor_settings().processing_delay_seconds == 4

@@ -10,10 +10,11 @@ from uuid import uuid4
 
 import pytest
 
+from app.domain.processing import ORPHAN_MARGIN_SECONDS, orphan_age_seconds
 from app.observability.metrics import Metric
 from local.aws_shapes import QUEUE_ARN, REGION, LambdaContext, sqs_message, sqs_record
 from local.template import Stack, load_template
-from processor.handler import ORPHAN_MARGIN_SECONDS, handler, orphan_age_seconds
+from processor.handler import handler
 from tests.conftest import clear_cached_providers
 from tests.emf import emf_documents, service_metrics
 
@@ -45,13 +46,13 @@ def metrics(capsys: pytest.CaptureFixture[str]) -> Callable[[], dict[Metric, lis
 
 
 def test_the_orphan_age_is_the_api_timeout_and_a_margin() -> None:
-    assert orphan_age_seconds() == API_TIMEOUT_SECONDS + ORPHAN_MARGIN_SECONDS
+    assert orphan_age_seconds(API_TIMEOUT_SECONDS) == API_TIMEOUT_SECONDS + ORPHAN_MARGIN_SECONDS
 
 
 def test_an_old_orphan_is_deleted_counted_and_logged_with_its_request_id(
     caplog: pytest.LogCaptureFixture, metrics: Callable[[], dict[Metric, list[float]]]
 ) -> None:
-    event = orphan_event(orphan_age_seconds() + 5, request_id="req-orphan-old")
+    event = orphan_event(orphan_age_seconds(API_TIMEOUT_SECONDS) + 5, request_id="req-orphan-old")
 
     with caplog.at_level(logging.INFO):
         response = handler(event, LambdaContext())
@@ -70,7 +71,7 @@ def test_a_young_orphan_is_still_retried(
     caplog: pytest.LogCaptureFixture, metrics: Callable[[], dict[Metric, list[float]]]
 ) -> None:
     # Its request may still be within the API's timeout, about to write the enrollment.
-    event = orphan_event(orphan_age_seconds() - 5, request_id="req-orphan-young")
+    event = orphan_event(orphan_age_seconds(API_TIMEOUT_SECONDS) - 5, request_id="req-orphan-young")
 
     with caplog.at_level(logging.INFO):
         response = handler(event, LambdaContext())
@@ -83,7 +84,7 @@ def test_a_young_orphan_is_still_retried(
 def test_a_record_without_a_sent_timestamp_is_never_taken_for_an_orphan(
     metrics: Callable[[], dict[Metric, list[float]]],
 ) -> None:
-    event = orphan_event(orphan_age_seconds() + 5, request_id="req-no-timestamp")
+    event = orphan_event(orphan_age_seconds(API_TIMEOUT_SECONDS) + 5, request_id="req-no-timestamp")
     del event["Records"][0]["attributes"]["SentTimestamp"]
 
     response = handler(event, LambdaContext())

@@ -13,11 +13,12 @@ from app.api.dependencies import (
     EnrollmentQueueDep,
     EnrollmentRepositoryDep,
     IdempotencyDep,
+    MetricsDep,
 )
 from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import CallerDep, requires
-from app.config import get_settings
+from app.config import get_api_settings
 from app.domain.clients import Scope
 from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
@@ -45,7 +46,7 @@ def retry_after(enrollment: Enrollment, now: datetime | None = None) -> str | No
     """
     if enrollment.status is not EnrollmentStatus.PENDING:
         return None
-    settings = get_settings()
+    settings = get_api_settings()
     expected = (
         settings.processing_delay_seconds
         + settings.batching_window_seconds
@@ -74,8 +75,10 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
 async def create_enrollment(
     new: EnrollmentCreate,
     age_groups: AgeGroupRepositoryDep,
+    enrollments: EnrollmentRepositoryDep,
     queue: EnrollmentQueueDep,
     idempotency: IdempotencyDep,
+    metrics: MetricsDep,
     caller: CallerDep,
     request: Request,
     response: Response,
@@ -87,7 +90,9 @@ async def create_enrollment(
     enrollment = await run_blocking(
         idempotency.run,
         Enrollment,
-        lambda unit: request_enrollment(new, age_groups, queue, unit, owner=caller.api_key_id),
+        lambda unit: request_enrollment(
+            new, age_groups, enrollments, queue, unit, metrics, owner=caller.api_key_id
+        ),
     )
     response.headers["Location"] = location(
         request, "get_enrollment", enrollment_id=enrollment.enrollment_id
