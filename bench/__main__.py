@@ -18,16 +18,22 @@ def main() -> int:
     figures: list[Figure] = []
     notes: list[str] = []
     environment = dict(os.environ)
+
+    def add(measured: tuple[list[Figure], list[str]]) -> None:
+        figures.extend(measured[0])
+        notes.extend(measured[1])
+        # A benchmark may point this process at the emulator; the next starts afresh.
+        os.environ.clear()
+        os.environ.update(environment)
+
     with emulated_stack() as aws:
-        for module in (cold_start, restore, warm, memory, processing, intake, artifact):
-            module_figures, module_notes = module.measure(aws)
-            figures += module_figures
-            notes += module_notes
-            # A benchmark may point this process at the emulator; the next starts afresh.
-            os.environ.clear()
-            os.environ.update(environment)
-        # After the intake run, whose batches and waits it reads; saved for `make plan`.
-        measured_usage = usage.measure_usage(aws)
+        for module in (cold_start, restore, warm, memory, processing):
+            add(module.measure(aws))
+        admitted_run = intake.admitted_intake(aws)
+        add(intake.measure(aws, admitted_run))
+        add(artifact.measure(aws))
+        # The cost model reads the intake run's batches and waits; saved for `make plan`.
+        measured_usage = usage.measure_usage(aws, admitted_run)
     measured = [
         *report.run_sections(
             report.run_lines(started, time.monotonic() - clock, load),

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import httpx
 
@@ -34,8 +35,16 @@ SENDERS = 16
 INVOCATION = re.compile(r"Invocation \S+: (\d+) records")
 
 
-def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
-    """The local delay, and the AWS intake and capacity it is scaled from."""
+class ScaledDelay(NamedTuple):
+    """The local processing delay, and the AWS intake and capacity it is scaled from."""
+
+    seconds: float
+    rate_limit: float
+    capacity: float
+
+
+def scaled_delay(aws: AwsStack) -> ScaledDelay:
+    """The local delay at which `RATE_PER_SECOND` loads the processor as `RateLimit` does on AWS."""
     config = sqs_function_config(aws.template, "ProcessorFunction")
     resources = aws.template["Resources"]
     plan = resources["UsagePlan"]["Properties"]["Throttle"]
@@ -43,7 +52,7 @@ def _scaled_delay(aws: AwsStack) -> tuple[float, float, float]:
     slots = config.maximum_concurrency * config.batch_size
     capacity = slots / float(variables["PROCESSING_DELAY_SECONDS"])
     utilization = plan["RateLimit"] / capacity
-    return utilization * slots / RATE_PER_SECOND, plan["RateLimit"], capacity
+    return ScaledDelay(utilization * slots / RATE_PER_SECOND, plan["RateLimit"], capacity)
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,6 @@ class IntakeRun:
     waits: list[float]
     batches: list[int]
     sent_seconds: float
-
-
-# The last run of `measure`, which the cost model reads (bench.usage) rather than run it again.
-last_run: IntakeRun | None = None
 
 
 def sustained_intake(aws: AwsStack, rate: float, seconds: float, delay: float) -> IntakeRun:
@@ -131,11 +136,15 @@ def sustained_intake(aws: AwsStack, rate: float, seconds: float, delay: float) -
     return IntakeRun(rate, delay, waits, batches, sent_seconds)
 
 
-def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
-    global last_run
-    delay, rate_limit, capacity = _scaled_delay(aws)
-    run = last_run = sustained_intake(aws, RATE_PER_SECOND, INTAKE_SECONDS, delay)
-    waits, sent_seconds = run.waits, run.sent_seconds
+def admitted_intake(aws: AwsStack) -> IntakeRun:
+    """`RATE_PER_SECOND` for `INTAKE_SECONDS` at the `scaled_delay`: the admitted rate, locally."""
+    return sustained_intake(aws, RATE_PER_SECOND, INTAKE_SECONDS, scaled_delay(aws).seconds)
+
+
+def measure(aws: AwsStack, run: IntakeRun) -> tuple[list[Figure], list[str]]:
+    """The figures and note of an `admitted_intake` run: did processing keep up?"""
+    _, rate_limit, capacity = scaled_delay(aws)
+    delay, waits, sent_seconds = run.delay, run.waits, run.sent_seconds
     quarter = len(waits) // 4
     first, last = waits[:quarter], waits[-quarter:]
     figures = [
@@ -155,7 +164,7 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         ),
     ]
     note = (
-        f"sustained intake: {len(waits)} enrollments at {RATE_PER_SECOND:g}/s for "
+        f"sustained intake: {len(waits)} enrollments at {run.rate:g}/s for "
         f"{sent_seconds:.1f} s through the local stack; delay scaled to {delay:g} s so that "
         f"intake is {rate_limit / capacity:.0%} of capacity, as the usage plan's {rate_limit}/s "
         f"is of the processor's {capacity:g}/s on AWS; time to PROCESSED p50 "

@@ -42,7 +42,7 @@ elif state == "floor":
     for event in events.values():
         assert handler(event, None)["statusCode"] < 300
     for client in (get_dynamodb_client(), get_sqs_client()):
-        client._endpoint.http_session.close()
+        client.close()
 print("ready", file=protocol, flush=True)
 for line in sys.stdin:
     route = line.strip()

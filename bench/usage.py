@@ -268,8 +268,14 @@ def _waits(run: intake.IntakeRun, production_delay: float) -> list[float]:
     return [round(w - run.delay + production_delay, 3) for w in run.waits]
 
 
-def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
-    """Measure what an enrollment uses; save it for `make plan`."""
+def measure_usage(
+    aws: AwsStack, admitted_run: intake.IntakeRun | None = None, save: Path | None = MEASURED_PATH
+) -> Measured:
+    """Measure what an enrollment uses; save it for `make plan`.
+
+    `admitted_run` is `make bench`'s sustained-intake run (`intake.admitted_intake`), whose
+    batches and waits stand for the admitted rate; without it, one is run here.
+    """
     template = aws.template
     resources = template["Resources"]
     api_props = resources["ApiFunction"]["Properties"]
@@ -283,12 +289,8 @@ def measure_usage(aws: AwsStack, save: Path | None = MEASURED_PATH) -> Measured:
 
     # The runs first: each starts a local stack with an emulator of its own, unless this
     # process's environment already points at the benchmarks' one, as the calls below make it.
-    admitted_run = intake.last_run
     if admitted_run is None:
-        scaled, _, _ = intake._scaled_delay(aws)
-        admitted_run = intake.sustained_intake(
-            aws, intake.RATE_PER_SECOND, intake.INTAKE_SECONDS, scaled
-        )
+        admitted_run = intake.admitted_intake(aws)
     slow_run = intake.sustained_intake(aws, SLOW_RATE, SLOW_SECONDS, SLOW_DELAY)
     environment = dict(os.environ)
     try:

@@ -26,6 +26,19 @@ from local.process import configure_logging, exit_with_parent, spawn, stop
 # Named, not __name__: run as `python -m local.emulator`, this module is `__main__`.
 logger = logging.getLogger("local.emulator")
 
+# moto's internals this module builds on. moto documents its server only whole (`moto_server`,
+# `moto.server.ThreadedMotoServer`), with no place for DynamoDB's lock. ADR 0007 says what each
+# is and what breaks if it changes; tests/local/test_moto_internals.py fails, naming the one
+# that changed and moto's version, when an upgrade changes one.
+MOTO_INTERNALS = (
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication",
+    "moto.moto_server.werkzeug_app.create_backend_app",
+    "moto.moto_server.werkzeug_app.BackendRequest",
+    "moto.moto_server.werkzeug_app.MotoRequestHandler",
+    "moto.core.utils.convert_to_flask_response",
+    "moto.dynamodb.responses.DynamoHandler.dispatch",
+)
+
 
 def emulator_app() -> "WSGIApplication":
     """moto's server application, with DynamoDB's requests applied one at a time.
@@ -33,16 +46,16 @@ def emulator_app() -> "WSGIApplication":
     DynamoDB applies each request to a table atomically: a conditional write or a transaction
     never interleaves with another. moto's server answers each request on a thread of its own,
     and its conditional writes and transactions can then interleave (or fail, copying a table
-    that another thread changes). So DynamoDB's backend application is built here, through
-    moto's and Flask's public API, with one change: moto's handler runs under a lock. Only the
-    handler takes turns; parsing the request and writing the answer do not.
+    that another thread changes). So DynamoDB's backend application is built here, as moto
+    builds it but for one change: moto's handler runs under a lock. Only the handler takes turns;
+    routing the request and writing the answer do not. moto has no documented way to do this:
+    the application is assembled from moto's server internals (`MOTO_INTERNALS`, ADR 0007).
     """
     # Imported here: moto takes a second to import, and the supervisor never needs it.
     from flask import Flask
     from moto.core.utils import convert_to_flask_response
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_server.werkzeug_app import (
-        HTTP_METHODS,
         BackendRequest,
         DomainDispatcherApplication,
         create_backend_app,
@@ -56,12 +69,13 @@ def emulator_app() -> "WSGIApplication":
 
     dynamodb = Flask("moto-dynamodb")
     dynamodb.request_class = BackendRequest
-    # DynamoDB's one route: every action is a POST to `/`, named by its X-Amz-Target header.
+    # DynamoDB's one route, as in moto's own application: every action is a POST to `/`, named
+    # by its X-Amz-Target header.
     dynamodb.add_url_rule(
         "/",
         endpoint="dynamodb",
         view_func=convert_to_flask_response(dispatch_dynamodb),
-        methods=HTTP_METHODS,
+        methods=["POST"],
         strict_slashes=False,
     )
 
@@ -72,7 +86,7 @@ def emulator_app() -> "WSGIApplication":
 
 
 def emulator_server(host: str, port: int) -> "BaseWSGIServer":
-    """`emulator_app()`, threaded, as moto serves it."""
+    """`emulator_app()`, threaded, as moto's `ThreadedMotoServer` serves its own application."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import botocore.retries.standard
 import pytest
 from fastapi.testclient import TestClient
 
@@ -76,12 +75,7 @@ def test_invalid_bodies_and_reads_count_nothing(
     assert metrics() == {}
 
 
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
-
-
-@pytest.mark.usefixtures("open_group", "no_backoff")
+@pytest.mark.usefixtures("open_group")
 @pytest.mark.parametrize(
     ("provider", "service", "operation"),
     [(get_sqs_client, "sqs", "SendMessage"), (get_dynamodb_client, "dynamodb", "PutItem")],

@@ -1,14 +1,7 @@
 """Fixtures of the API's tests."""
 
-import botocore.retries.standard
 import pytest
 from fastapi.testclient import TestClient
-
-
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK retries as configured, without the wait between attempts."""
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0)
 
 
 @pytest.fixture

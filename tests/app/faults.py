@@ -1,4 +1,11 @@
-"""Make an AWS call fail the way AWS fails, for fault-injection tests."""
+"""Make an AWS call fail the way AWS fails, for fault-injection tests.
+
+The SDK retries a failed call as on Lambda (`CLIENT_CONFIG`: three attempts in all) and waits
+between attempts as it does there: up to 1 s, then up to 2 s, when AWS throttles. botocore has
+no setting for that wait (a client's `retries` take a mode and a number of attempts), and its
+backoff is not patched (no library is): a test that throttles every attempt takes 1.5 s more on
+average.
+"""
 
 import json
 from collections.abc import Callable

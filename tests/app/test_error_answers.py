@@ -20,8 +20,6 @@ from tests.conftest import VALID_CPF
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
 KEYED = {"Idempotency-Key": "error-answers"}
 
-pytestmark = pytest.mark.usefixtures("no_backoff")
-
 
 def bug(*_: Any, **__: Any) -> None:
     raise RuntimeError("a bug")

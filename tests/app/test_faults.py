@@ -38,9 +38,6 @@ WRITE = (get_dynamodb_client, "dynamodb", "PutItem")
 FAILURE_POINTS = {"age-group read": AGE_GROUP_READ, "publish": PUBLISH, "write": WRITE}
 
 
-pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
 def fail(point: tuple[Callable[[], Any], str, str], how: str) -> list[str]:
     """Make every attempt of one AWS call fail; returns the list the attempts are recorded in."""
     provider, service, operation = point

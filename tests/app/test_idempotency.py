@@ -63,9 +63,6 @@ def queued_ids(stack: Stack) -> list[str]:
     return [json.loads(m["Body"])["enrollment_id"] for m in queued_messages(stack)]
 
 
-pytestmark = pytest.mark.usefixtures("no_backoff")
-
-
 @pytest.fixture(autouse=True)
 def callers(request: pytest.FixtureRequest) -> None:
     """The clients whose keys the Lambda events below name, with every scope."""
