@@ -283,5 +283,4 @@ def app_with_docs() -> FastAPI:
             env.setenv(name, value)
         env.setenv("DOCS_ENABLED", "true")
         get_api_settings.cache_clear()
-        app = create_app()
-    return app
+        return create_app()
