@@ -95,6 +95,27 @@ class Stack:
         return {name: self.resolve(value) for name, value in variables.items()}
 
 
+def table_definition(props: dict[str, Any]) -> dict[str, Any]:
+    """What `CreateTable` takes of a table's template properties: its keys, its global secondary
+    indexes and its stream (TTL is set apart, once the table exists)."""
+    definition: dict[str, Any] = {
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if indexes := props.get("GlobalSecondaryIndexes"):
+        definition["GlobalSecondaryIndexes"] = [
+            {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
+            for index in indexes
+        ]
+    if stream := props.get("StreamSpecification"):
+        definition["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
+    return definition
+
+
 def provision(
     template: dict[str, Any],
     dynamodb: "DynamoDBClient",
@@ -112,12 +133,9 @@ def provision(
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
         try:
-            description = dynamodb.create_table(
-                TableName=name,
-                KeySchema=props["KeySchema"],
-                AttributeDefinitions=props["AttributeDefinitions"],
-                BillingMode=props.get("BillingMode", "PROVISIONED"),
-            )["TableDescription"]
+            description = dynamodb.create_table(TableName=name, **table_definition(props))[
+                "TableDescription"
+            ]
         except dynamodb.exceptions.ResourceInUseException:
             if not exist_ok:
                 raise
@@ -127,6 +145,8 @@ def provision(
                 dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         stack.refs[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = description["TableArn"]
+        if "LatestStreamArn" in description:
+            stack.attributes[(logical_id, "StreamArn")] = description["LatestStreamArn"]
 
     queues = resources_of_type(template, "AWS::SQS::Queue")
     # A queue's redrive policy names its dead-letter queue, which must exist first.
