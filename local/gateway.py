@@ -22,7 +22,6 @@ local keys are created with values of API Gateway's choosing, and the gateway al
 these short aliases (`LOCAL_KEY_ALIASES`); whether each is enabled is still the emulator's word.
 """
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,7 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.adapters import clients
-from app.api.middleware import REQUEST_ID_HEADER, resolve_request_id
+from app.api.answers import send_error
+from app.api.request_id import REQUEST_ID_HEADER, resolve_request_id
 from app.domain.clients import DEFAULT_SCOPES, Client
 
 if TYPE_CHECKING:
@@ -255,14 +255,8 @@ def _pages(operation: Any, field_name: str, **params: Any) -> Iterable[dict[str,
 async def _answer(scope: Scope, send: Send, status: int, message: str) -> None:
     """API Gateway's own answer, with a request id as its gateway responses carry one (the
     template's `GatewayResponses`): here the app's, from the client's header or a new one."""
-    body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (REQUEST_ID_HEADER.encode(), resolve_request_id(scope).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    request_id = (REQUEST_ID_HEADER.encode(), resolve_request_id(scope).encode())
+    await send_error(send, status, [request_id], message=message)
 
 
 def gateway_app(

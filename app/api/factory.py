@@ -2,13 +2,10 @@
 
 from fastapi import Depends, FastAPI, Security
 
-from app.api.errors import COMMON_RESPONSES, UnhandledErrorMiddleware, register_exception_handlers
-from app.api.middleware import (
-    HeadMiddleware,
-    RequestBodyMiddleware,
-    RequestIdMiddleware,
-    StageRootPathMiddleware,
-)
+from app.api.documented import COMMON_RESPONSES
+from app.api.errors import register_exception_handlers
+from app.api.middleware import HeadMiddleware, RequestBodyMiddleware, StageRootPathMiddleware
+from app.api.request_id import RequestIdMiddleware
 from app.api.routers import age_groups, enrollments
 from app.api.security import (
     ApiKeyMiddleware,
@@ -16,6 +13,7 @@ from app.api.security import (
     authorize,
     check_scopes_declared,
 )
+from app.api.unhandled import UnhandledErrorMiddleware
 from app.config import get_api_settings
 
 OPENAPI_URL = "/openapi.json"

@@ -1,34 +1,13 @@
 """ASGI middleware: small, and only for what must happen before a route is chosen."""
 
-import json
-import re
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.answers import send_error
 from app.api.text import is_utf8
-from app.observability.logs import bind
 
 MAX_BODY_BYTES = 16 * 1024
-REQUEST_ID_HEADER = "x-request-id"
-# A client's id is taken only if it is a plain token: it goes into logs, headers and messages.
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-async def _send_json(send: Send, status: int, body: dict[str, str]) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestBodyMiddleware:
@@ -49,13 +28,13 @@ class RequestBodyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = {"detail": f"Request body exceeds {self.max_bytes} bytes"}
+        too_large = f"Request body exceeds {self.max_bytes} bytes"
         declared = {value for name, value in scope["headers"] if name == b"content-length"}
         if len(declared) > 1 or not all(value.isdigit() for value in declared):
-            await _send_json(send, 400, {"detail": "Invalid Content-Length header"})
+            await send_error(send, 400, detail="Invalid Content-Length header")
             return
         if declared and int(next(iter(declared))) > self.max_bytes:
-            await _send_json(send, 413, too_large)
+            await send_error(send, 413, detail=too_large)
             return
 
         try:
@@ -63,10 +42,10 @@ class RequestBodyMiddleware:
         except _ClientDisconnectedError:
             return
         if body is None:
-            await _send_json(send, 413, too_large)
+            await send_error(send, 413, detail=too_large)
             return
         if not is_utf8(body):
-            await _send_json(send, 400, {"detail": "Request body is not UTF-8 text"})
+            await send_error(send, 400, detail="Request body is not UTF-8 text")
             return
         unread: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -130,59 +109,6 @@ class StageRootPathMiddleware:
             if prefix:
                 scope = {**scope, "root_path": prefix, "path": prefix + scope["path"]}
         await self.app(scope, receive, send)
-
-
-def resolve_request_id(scope: Scope) -> str:
-    """The id of a request: API Gateway's, else the client's `X-Request-Id` if sane, else new.
-
-    Behind API Gateway its id is the one its own logs and X-Ray know; a client's header is not
-    trusted there. Locally a client (or a proxy) may send one, to find its request in the logs.
-    """
-    event = scope.get("aws.event") or {}
-    from_gateway = event.get("requestContext", {}).get("requestId")
-    if from_gateway:
-        return str(from_gateway)
-    for name, value in scope.get("headers", []):
-        if name == REQUEST_ID_HEADER.encode():
-            sent = bytes(value).decode("latin-1")
-            if _SANE_REQUEST_ID.fullmatch(sent):
-                return sent
-            break
-    return str(uuid.uuid4())
-
-
-class RequestIdMiddleware:
-    """Give each request its id: on its log lines, in `request.state`, and as `X-Request-Id`.
-
-    It is the outermost of the app's middleware: every answer gets the header, a bug's `500`
-    (`app.api.errors.UnhandledErrorMiddleware`, inside this one) included.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = resolve_request_id(scope)
-        # The scope is shared with the middleware inside, which may answer with the id.
-        scope.setdefault("state", {})["request_id"] = request_id
-        # Each request runs in its own task, whose copy of the context ends with it.
-        bind(request_id=request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() != REQUEST_ID_HEADER.encode()
-                ]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 class HeadMiddleware:

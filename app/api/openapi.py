@@ -1,9 +1,9 @@
 """The shapes of the error answers, for the OpenAPI document, where it is served.
 
 The exception handlers (app.api.errors) write these bodies themselves, and the operations' error
-answers name their shape (`error_answer`). So the models exist only for the document: `create_app`
-imports this module only when it serves the document, and on Lambda no model or field is built
-for them, at init or on the first request (about 5 ms of a cold start).
+answers name their shape (`app.api.documented.error_answer`). So the models exist only for the
+document: `create_app` imports this module only when it serves the document, and on Lambda no
+model or field is built for them, at init or on the first request (about 5 ms of a cold start).
 """
 
 from typing import Any

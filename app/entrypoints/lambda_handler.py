@@ -7,28 +7,28 @@ that still escapes Mangum is a JSON 500, logged once, as the app answers its own
 """
 
 import contextvars
-import json
 import logging
 import uuid
 from typing import Any
 
 from mangum import Mangum
 
+from app.api.answers import error_body
 from app.api.concurrency import inline_blocking_calls
-from app.api.middleware import REQUEST_ID_HEADER
+from app.api.request_id import REQUEST_ID_HEADER
 from app.entrypoints.gateway_event import MalformedEventError, normalize_event, request_id_of
 from app.observability.logs import bind
 
 logger = logging.getLogger(__name__)
 
 
-def answer(status: int, body: dict[str, str], request_id: str) -> dict[str, Any]:
-    """A REST proxy response with a JSON body and the request's id."""
+def answer(status: int, answer_id: str, **members: str) -> dict[str, Any]:
+    """A REST proxy response with an error's JSON body and the request's id (`answer_id`)."""
     return {
         "statusCode": status,
-        "headers": {"content-type": "application/json", REQUEST_ID_HEADER: request_id},
+        "headers": {"content-type": "application/json", REQUEST_ID_HEADER: answer_id},
         "multiValueHeaders": {},
-        "body": json.dumps(body),
+        "body": error_body(**members).decode(),
         "isBase64Encoded": False,
     }
 
@@ -39,9 +39,9 @@ def _answer_unserved(event: object, exc: Exception) -> dict[str, Any]:
     bind(request_id=request_id)
     if isinstance(exc, MalformedEventError):
         logger.warning("Malformed event refused: %s", exc)
-        return answer(400, {"detail": str(exc)}, request_id)
+        return answer(400, request_id, detail=str(exc))
     logger.error("Unhandled error outside the app", exc_info=exc)
-    return answer(500, {"detail": "Internal server error", "request_id": request_id}, request_id)
+    return answer(500, request_id, detail="Internal server error", request_id=request_id)
 
 
 class LambdaHandler:

@@ -126,7 +126,7 @@ def test_every_schema_the_document_refers_to_is_in_it(docs_client: TestClient) -
     schemas = document["components"]["schemas"]
     refs = set(refs_in(document))
 
-    # The error answers name their shapes (app.api.errors.error_answer); the document adds them.
+    # The error answers name their shapes (app.api.documented.error_answer); the document adds them.
     assert {"ErrorDetail", "InternalError", "ValidationErrors", "GatewayMessage"} <= {
         ref.removeprefix("#/components/schemas/") for ref in refs
     }

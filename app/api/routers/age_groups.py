@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from app.api.concurrency import run_blocking
 from app.api.dependencies import AgeGroupRepositoryDep, IdempotencyDep
-from app.api.errors import IDEMPOTENT_RESPONSES, RETRY_AFTER_DOCS, error_answer
+from app.api.documented import IDEMPOTENT_RESPONSES, RETRY_AFTER_DOCS, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import requires
 from app.domain.clients import Scope

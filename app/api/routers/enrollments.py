@@ -15,7 +15,7 @@ from app.api.dependencies import (
     IdempotencyDep,
     MetricsDep,
 )
-from app.api.errors import IDEMPOTENT_RESPONSES, error_answer
+from app.api.documented import IDEMPOTENT_RESPONSES, error_answer
 from app.api.routers import LOCATION_HEADER, location
 from app.api.security import CallerDep, requires
 from app.config import get_api_settings
