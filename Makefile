@@ -101,9 +101,10 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy deploy-built
+.PHONY: build build-ApiFunction build-ProcessorFunction build-PreTrafficHook check-template deploy \
+	deploy-built
 
-build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
+build: | $(UV) ## Build the Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
@@ -113,6 +114,11 @@ build-ApiFunction: | $(UV)
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" processor.handler
+
+# The common dependencies only (no extra): botocore, to invoke the API's new version and report to
+# CodeDeploy, and pydantic-settings for its settings.
+build-PreTrafficHook: | $(UV)
+	LAMBDA_AWS_SERVICES="lambda codedeploy" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" deploy_hooks.pre_traffic
 
 # samconfig.toml holds one section per environment: default (a developer's own stack), staging,
 # production. The pipeline builds once and deploys that build to each (docs/deploy-pipeline.md).

@@ -15,6 +15,7 @@ import pytest
 
 from app.config import Settings
 from app.observability.metrics import Metric
+from deploy_hooks.config import HookSettings
 from local.clients import parser as clients_parser
 from local.config import LocalSettings
 from local.smoke import SmokeSettings
@@ -73,6 +74,7 @@ ALARMS = set(resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm"))
 TABLES = set(resources_of_type(TEMPLATE, "AWS::DynamoDB::Table"))
 METRICS = {str(metric) for metric in Metric}
 SETTINGS = {name.upper() for name in Settings.model_fields}
+HOOK_SETTINGS = {name.upper() for name in HookSettings.model_fields}
 LOCAL_SETTINGS = {
     name.upper() for settings in (LocalSettings, SmokeSettings) for name in settings.model_fields
 }
@@ -117,7 +119,7 @@ def test_every_table_a_page_names_is_in_the_template() -> None:
 
 
 def test_every_setting_a_page_names_exists() -> None:
-    known = SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | declared_constants()
+    known = SETTINGS | HOOK_SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | declared_constants()
 
     assert unknown(_UPPER_SNAKE.pattern, known) == {}
 
@@ -151,7 +153,9 @@ def test_every_alarm_has_a_runbook_entry(alarm: str) -> None:
     assert re.search(rf"^\| `{alarm}` \|", OPERATING.read_text(), re.M), alarm
 
 
-@pytest.mark.parametrize("setting", sorted((SETTINGS | LOCAL_SETTINGS) - AWS_VARIABLES))
+@pytest.mark.parametrize(
+    "setting", sorted((SETTINGS | HOOK_SETTINGS | LOCAL_SETTINGS) - AWS_VARIABLES)
+)
 def test_every_setting_is_documented(setting: str) -> None:
     assert any(setting in code for code in code_by_page().values()), setting
 

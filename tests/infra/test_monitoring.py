@@ -19,7 +19,12 @@ ALARMS = {
     "ProcessorThrottlesAlarm": ("AWS/Lambda", "Throttles", "Sum"),
     "ApiServerErrorAlarm": ("AWS/ApiGateway", "5XXError", "Average"),
     "EnrollmentDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+    "ApiCanaryErrorsAlarm": ("AWS/Lambda", "Errors", "Sum"),
+    "ApiCanaryServerErrorAlarm": ("AWS/ApiGateway", "5XXError", "Average"),
 }
+# The alarms CodeDeploy watches during a deployment of the API (its DeploymentPreference), which
+# act through CodeDeploy rather than notify; the others page.
+CANARY_ALARMS = {"ApiCanaryErrorsAlarm", "ApiCanaryServerErrorAlarm"}
 
 
 def props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -121,6 +126,19 @@ def test_the_dashboard_shows_the_queues_the_api_and_each_function(cfn: dict[str,
             ("AWS/Lambda", "Errors", function, "Sum"),
             ("AWS/Lambda", "Throttles", function, "Sum"),
         }
+    # What the canary's alarms judge: the newest version's invocations and errors through the
+    # alias, and the stage's share of 5XX, per minute.
+    (version_id,) = resources_of_type(cfn, "AWS::Lambda::Version")
+    newest = (
+        ("ExecutedVersion", f"${{{version_id}.Version}}"),
+        ("FunctionName", "${ApiFunction}"),
+        ("Resource", "${ApiFunction}:live"),
+    )
+    expected |= {
+        ("AWS/Lambda", "Invocations", newest, "Sum"),
+        ("AWS/Lambda", "Errors", newest, "Sum"),
+        ("AWS/ApiGateway", "5XXError", api, "Average"),
+    }
     assert expected <= shown, expected - shown
 
 
@@ -154,8 +172,8 @@ def test_the_alarms_watch_what_the_service_needs_watched(cfn: dict[str, Any]) ->
         assert alarm_metrics(cfn)[alarm_id][2] == {"FunctionName": {"Ref": "ProcessorFunction"}}
 
 
-@pytest.mark.parametrize("alarm_id", sorted(ALARMS))
-def test_every_alarm_notifies_the_topic_only_when_one_is_given(
+@pytest.mark.parametrize("alarm_id", sorted(set(ALARMS) - CANARY_ALARMS))
+def test_every_paging_alarm_notifies_the_topic_only_when_one_is_given(
     cfn: dict[str, Any], alarm_id: str
 ) -> None:
     alarm = props(cfn, alarm_id)
@@ -212,3 +230,15 @@ def test_the_lag_alarm_waits_for_many_delays_and_outlasts_one_retried_record(
     # A retried record's lag is over the threshold: it takes more than one period to alarm.
     assert alarm["Threshold"] < visibility_timeout * 1000
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"] >= 2
+
+
+@pytest.mark.parametrize("alarm_id", sorted(CANARY_ALARMS))
+def test_the_canary_alarms_act_through_codedeploy_not_a_page(
+    cfn: dict[str, Any], alarm_id: str
+) -> None:
+    alarm = props(cfn, alarm_id)
+    assert "AlarmActions" not in alarm
+    assert "OKActions" not in alarm
+    assert alarm["TreatMissingData"] == "notBreaching"
+    (group,) = resources_of_type(cfn, "AWS::CodeDeploy::DeploymentGroup").values()
+    assert {"Name": {"Ref": alarm_id}} in group["AlarmConfiguration"]["Alarms"]
