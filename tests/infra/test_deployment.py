@@ -1,12 +1,15 @@
 """How a new version of the API reaches its traffic: a canary CodeDeploy can stop, judged by fast
-alarms and by a PreTraffic hook."""
+alarms and by a PreTraffic hook, with a new version on any change and none left behind."""
 
+import copy
 import re
 import tomllib
 from typing import Any
 
+import pytest
+
 from local.template import resources_of_type
-from tests.infra.conftest import ROOT
+from tests.infra.conftest import ROOT, sam_transform
 
 # Lambda's limit on a function's name, and the characters it allows.
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -109,6 +112,38 @@ def test_a_new_version_failing_all_its_requests_trips_the_5xx_alarm(cfn: dict[st
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     # Even with no other 5XX at all, the canary's share alone is over the threshold.
     assert alarm["Threshold"] < share_of_new_version
+
+
+def test_every_auto_published_function_publishes_on_any_change(
+    sam_template: dict[str, Any],
+) -> None:
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+    published = {name: fn for name, fn in functions.items() if "AutoPublishAlias" in fn}
+
+    assert published
+    for name, function in published.items():
+        assert function.get("AutoPublishAliasAllProperties") is True, name
+
+
+@pytest.mark.parametrize("all_properties", [True, False])
+def test_a_new_timeout_publishes_a_new_version_only_with_all_properties(
+    sam_template: dict[str, Any], all_properties: bool
+) -> None:
+    template = copy.deepcopy(sam_template)
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    api["AutoPublishAliasAllProperties"] = all_properties
+    before = version_id(sam_transform(template))
+    api["Timeout"] = api["Timeout"] - 1
+
+    after = version_id(sam_transform(template))
+
+    assert (after != before) is all_properties
+
+
+def test_a_replaced_version_is_deleted_not_retained(cfn: dict[str, Any]) -> None:
+    version = cfn["Resources"][version_id(cfn)]
+    assert version["DeletionPolicy"] == "Delete"
+    assert version["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
 
 
 def test_the_hook_is_named_for_the_codedeploy_role_and_fits_every_stack(
