@@ -40,6 +40,9 @@ AWS_VARIABLES = {
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 }
 
+# Files GitHub Actions names to a step, which the pipeline's pages name and no code declares.
+GITHUB_VARIABLES = {"GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"}
+
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
@@ -119,7 +122,14 @@ def test_every_table_a_page_names_is_in_the_template() -> None:
 
 
 def test_every_setting_a_page_names_exists() -> None:
-    known = SETTINGS | HOOK_SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | declared_constants()
+    known = (
+        SETTINGS
+        | HOOK_SETTINGS
+        | LOCAL_SETTINGS
+        | AWS_VARIABLES
+        | GITHUB_VARIABLES
+        | declared_constants()
+    )
 
     assert unknown(_UPPER_SNAKE.pattern, known) == {}
 
