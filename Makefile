@@ -101,9 +101,10 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction check-template deploy deploy-built
+.PHONY: build build-ApiFunction build-ProcessorFunction build-PreTrafficHook check-template deploy \
+	deploy-built
 
-build: | $(UV) ## Build both Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
+build: | $(UV) ## Build the Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
@@ -114,6 +115,11 @@ build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" processor.handler
 
+# The common dependencies only (no extra): botocore, to invoke the API's new version and report to
+# CodeDeploy, and pydantic-settings for its settings.
+build-PreTrafficHook: | $(UV)
+	LAMBDA_AWS_SERVICES="lambda codedeploy" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" deploy_hooks.pre_traffic
+
 # samconfig.toml holds one section per environment: default (a developer's own stack), staging,
 # production. The pipeline builds once and deploys that build to each (docs/deploy-pipeline.md).
 SAM_CONFIG_ENV ?= default
@@ -123,6 +129,25 @@ deploy: build ## sam deploy with samconfig.toml's SAM_CONFIG_ENV section (defaul
 
 deploy-built: | $(UV) ## sam deploy of .aws-sam/build as it is, to SAM_CONFIG_ENV
 	$(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml --config-env $(SAM_CONFIG_ENV)
+
+# Production in two steps, approved in between (docs/deploy-pipeline.md): `change-set` makes the
+# change set of the build for SAM_CONFIG_ENV without executing it, writes its id (ARN) to
+# CHANGE_SET_ID_FILE, empty when nothing changes, and shows it, appending it to CHANGE_SET_SUMMARY
+# if that names a file; `execute-change-set` executes the change set CHANGE_SET, no other, and
+# waits for the stack. SAM's JSON output (--output json) names the change set it made.
+CHANGE_SET_ID_FILE ?= .aws-sam/change-set-id
+CHANGE_SET_SUMMARY ?=
+
+.PHONY: change-set execute-change-set
+change-set: install ## Make (not execute) the change set of .aws-sam/build for SAM_CONFIG_ENV; show it
+	set -o pipefail; $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml \
+		--config-env $(SAM_CONFIG_ENV) --no-execute-changeset --output json \
+		| $(BIN)/python -m scripts.change_set created > "$(CHANGE_SET_ID_FILE)"
+	$(BIN)/python -m scripts.change_set describe "$$(cat "$(CHANGE_SET_ID_FILE)")" \
+		$(if $(CHANGE_SET_SUMMARY),--markdown-to "$(CHANGE_SET_SUMMARY)")
+
+execute-change-set: install ## Execute the change set CHANGE_SET (its ARN) and wait for its stack
+	$(BIN)/python -m scripts.change_set execute "$(CHANGE_SET)"
 
 check-template: | $(UV) ## sam validate --lint and checkov on template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template-file template.yaml

@@ -4,14 +4,16 @@
 #
 #   scripts/build-lambda.sh ARTIFACTS_DIR MODULE...
 #
-# MODULE names a handler's module (app.main, processor.handler): it and every module of this
-# repository it imports, directly or not, are copied (scripts/module_files.py), nothing else.
+# MODULE names a handler's module (app.main, processor.handler, deploy_hooks.pre_traffic): it and
+# every module of this repository it imports, directly or not, are copied
+# (scripts/module_files.py), nothing else.
 #
 # LAMBDA_AWS_SERVICES, when set, names the AWS services the function calls: botocore's models of
 # the others (over 400 services, most of its size) are left out.
 # LAMBDA_EXTRAS names the pyproject extras the function needs beside the common dependencies
-# (api, processor). LAMBDA_PLATFORM and LAMBDA_PYTHON choose the wheels (default: Lambda's arm64 python3.13); the
-# build smoke test sets them to this machine's to import the artifact. UV is the uv to use.
+# (api, processor; none for the deployment hook). LAMBDA_PLATFORM and LAMBDA_PYTHON choose the
+# wheels (default: Lambda's arm64 python3.13); the build smoke test sets them to this machine's
+# to import the artifact. UV is the uv to use.
 set -euo pipefail
 
 if (($# < 2)); then

@@ -15,6 +15,7 @@ import pytest
 
 from app.config import ApiSettings, ProcessorSettings
 from app.observability.metrics import Metric
+from deploy_hooks.config import HookSettings
 from local.clients import parser as clients_parser
 from local.config import LocalSettings
 from local.smoke import SmokeSettings
@@ -53,6 +54,9 @@ GATEWAY_RESPONSE_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN",
 }
 
+# Files GitHub Actions names to a step, which the pipeline's pages name and no code declares.
+GITHUB_VARIABLES = {"GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"}
+
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _UPPER_SNAKE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
 
@@ -89,6 +93,7 @@ METRICS = {str(metric) for metric in Metric}
 SETTINGS = {
     name.upper() for settings in (ApiSettings, ProcessorSettings) for name in settings.model_fields
 }
+HOOK_SETTINGS = {name.upper() for name in HookSettings.model_fields}
 LOCAL_SETTINGS = {
     name.upper() for settings in (LocalSettings, SmokeSettings) for name in settings.model_fields
 }
@@ -134,7 +139,13 @@ def test_every_table_a_page_names_is_in_the_template() -> None:
 
 def test_every_setting_a_page_names_exists() -> None:
     known = (
-        SETTINGS | LOCAL_SETTINGS | AWS_VARIABLES | GATEWAY_RESPONSE_TYPES | declared_constants()
+        SETTINGS
+        | HOOK_SETTINGS
+        | LOCAL_SETTINGS
+        | AWS_VARIABLES
+        | GITHUB_VARIABLES
+        | GATEWAY_RESPONSE_TYPES
+        | declared_constants()
     )
 
     assert unknown(_UPPER_SNAKE.pattern, known) == {}
@@ -169,7 +180,9 @@ def test_every_alarm_has_a_runbook_entry(alarm: str) -> None:
     assert re.search(rf"^\| `{alarm}` \|", OPERATING.read_text(), re.M), alarm
 
 
-@pytest.mark.parametrize("setting", sorted((SETTINGS | LOCAL_SETTINGS) - AWS_VARIABLES))
+@pytest.mark.parametrize(
+    "setting", sorted((SETTINGS | HOOK_SETTINGS | LOCAL_SETTINGS) - AWS_VARIABLES)
+)
 def test_every_setting_is_documented(setting: str) -> None:
     assert any(setting in code for code in code_by_page().values()), setting
 

@@ -22,12 +22,30 @@ from bench.runtime import local_platform as bench_local_platform
 from local.emulator import Emulator
 from local.template import load_template, provision
 from scripts.module_files import module_files
+from tests.conftest import function_environment
 from tests.emf import emf_documents, service_metrics
 from tests.infra.conftest import ROOT
 
-FUNCTIONS = ("ApiFunction", "ProcessorFunction")
-REPOSITORY_PACKAGES = {"ApiFunction": {"app"}, "ProcessorFunction": {"app", "processor"}}
-EXTRAS = {"ApiFunction": "api", "ProcessorFunction": "processor"}
+FUNCTIONS = ("ApiFunction", "ProcessorFunction", "PreTrafficHook")
+HANDLERS = {
+    "ApiFunction": "app.main",
+    "ProcessorFunction": "processor.handler",
+    "PreTrafficHook": "deploy_hooks.pre_traffic",
+}
+REPOSITORY_PACKAGES = {
+    "ApiFunction": {"app"},
+    "ProcessorFunction": {"app", "processor"},
+    "PreTrafficHook": {"app", "deploy_hooks"},
+}
+# The pyproject extra each function adds to the common dependencies (the hook needs none).
+EXTRAS = {"ApiFunction": "api", "ProcessorFunction": "processor", "PreTrafficHook": None}
+# What each function's own code calls: botocore keeps only these services' models.
+AWS_SERVICES = {
+    "ApiFunction": {"dynamodb", "sqs"},
+    "ProcessorFunction": {"dynamodb"},
+    "PreTrafficHook": {"lambda", "codedeploy"},
+}
+WEB_FRAMEWORK = {"fastapi", "starlette", "mangum"}
 NOT_FOR_LAMBDA = {
     "tests", "local", "pytest", "_pytest", "moto", "ruff", "mypy", "httpx", "uvicorn", "yaml",
     "samtranslator", "cfnlint", "schemathesis", "bandit", "hypothesis", "bin",
@@ -48,6 +66,16 @@ events = json.load(sys.stdin) or []
 handler = modules[module_names[0]].handler
 result["responses"] = [handler(event, None) for event in events]
 print(json.dumps(result))
+"""
+
+# Creates the hook's clients from its artifact alone, printing the service each one calls.
+CREATE_HOOK_CLIENTS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from deploy_hooks import clients
+for client in (clients.get_lambda_client(), clients.get_codedeploy_client()):
+    assert clients.__file__.startswith(sys.argv[1]), clients.__file__
+    print(client.meta.service_model.service_name)
 """
 
 
@@ -117,7 +145,7 @@ def aws_server() -> Iterator[dict[str, str]]:
             session.client("dynamodb", endpoint_url=emulator.endpoint_url),
             session.client("sqs", endpoint_url=emulator.endpoint_url),
         )
-        for function_id in FUNCTIONS:
+        for function_id in ("ApiFunction", "ProcessorFunction"):
             env |= stack.environment(template, function_id)
         env["PROCESSING_DELAY_SECONDS"] = "0"
         yield env
@@ -132,7 +160,8 @@ def normalize(name: str) -> str:
 def runtime_distributions(function_id: str) -> set[str]:
     """What uv.lock pins for a function: the common runtime and its extra, no dev tools."""
     options = ["--frozen", "--no-dev", "--no-emit-project", "--no-header", "--no-hashes"]
-    options += ["--extra", EXTRAS[function_id]]
+    if extra := EXTRAS[function_id]:
+        options += ["--extra", extra]
     exported = subprocess.run(  # noqa: S603 (fixed arguments)
         [ROOT / ".uv" / "bin" / "uv", "export", *options, "--format", "requirements-txt"],
         cwd=ROOT,
@@ -162,9 +191,11 @@ def test_the_artifact_holds_only_the_runtime_and_the_handlers_code(
     }
     assert distributions == runtime_distributions(function_id)
     assert {"botocore", "pydantic", "pydantic-settings"} <= distributions
-    handler_only = (
-        {"fastapi", "mangum"} if function_id == "ApiFunction" else {"aws-lambda-powertools"}
-    )
+    handler_only = {
+        "ApiFunction": {"fastapi", "mangum"},
+        "ProcessorFunction": {"aws-lambda-powertools"},
+        "PreTrafficHook": set(),
+    }[function_id]
     other_only = {"fastapi", "mangum", "aws-lambda-powertools"} - handler_only
     assert handler_only <= distributions
     assert not other_only & distributions
@@ -191,13 +222,11 @@ def imported_modules(source: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize(
-    ("function_id", "handler"),
-    [("ApiFunction", "app.main"), ("ProcessorFunction", "processor.handler")],
-)
+@pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_the_artifact_holds_only_the_repository_files_its_handler_imports(
-    lambda_build: Path, function_id: str, handler: str
+    lambda_build: Path, function_id: str
 ) -> None:
+    handler = HANDLERS[function_id]
     artifact = lambda_build / function_id
     shipped = {
         path.relative_to(artifact).as_posix()
@@ -207,14 +236,28 @@ def test_the_artifact_holds_only_the_repository_files_its_handler_imports(
     assert shipped == set(module_files([handler]))
 
 
-def test_no_file_of_the_processor_artifact_imports_the_web_framework(lambda_build: Path) -> None:
-    artifact = lambda_build / "ProcessorFunction"
+@pytest.mark.parametrize("function_id", ["ProcessorFunction", "PreTrafficHook"])
+def test_no_file_of_the_other_artifacts_imports_the_web_framework(
+    lambda_build: Path, function_id: str
+) -> None:
+    artifact = lambda_build / function_id
     sources = [
-        path for package in ("app", "processor") for path in (artifact / package).rglob("*.py")
+        path
+        for package in REPOSITORY_PACKAGES[function_id]
+        for path in (artifact / package).rglob("*.py")
     ]
     assert sources
     for source in sources:
-        assert not imported_modules(source) & {"fastapi", "starlette", "mangum"}, source
+        assert not imported_modules(source) & WEB_FRAMEWORK, source
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_each_artifact_keeps_only_the_models_of_the_services_its_function_calls(
+    lambda_build: Path, function_id: str
+) -> None:
+    data = lambda_build / function_id / "botocore" / "data"
+    models = {path.name for path in data.iterdir() if path.is_dir()}
+    assert models == AWS_SERVICES[function_id]
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -268,7 +311,11 @@ def test_the_api_handler_imports_and_answers_from_its_artifact_alone(local_build
     event = json.loads(EVENT.read_text())
     event["path"] = event["requestContext"]["path"] = "/no-such-route"
     output = run_from_artifact(
-        local_build / "ApiFunction", ["app.main", "pydantic_core", "mangum", "botocore"], [event]
+        local_build / "ApiFunction",
+        ["app.main", "pydantic_core", "mangum", "botocore"],
+        [event],
+        # The app is built at import, from its settings: the template's.
+        function_environment("ApiFunction"),
     )
     [response] = output["responses"]
     assert response["statusCode"] == 404
@@ -280,6 +327,23 @@ def test_the_processor_handler_imports_from_its_artifact_alone(local_build: Path
         local_build / "ProcessorFunction",
         ["processor.handler", "aws_lambda_powertools", "pydantic_core", "botocore"],
     )
+
+
+def test_the_pre_traffic_hook_imports_from_its_artifact_alone(local_build: Path) -> None:
+    artifact = local_build / "PreTrafficHook"
+    run_from_artifact(
+        artifact, ["deploy_hooks.pre_traffic", "pydantic_core", "pydantic_settings", "botocore"]
+    )
+    # Its clients load the two models the artifact kept (it calls nothing here).
+    created = subprocess.run(  # noqa: S603 (the arguments are this test's own)
+        [sys.executable, "-I", "-S", "-c", CREATE_HOOK_CLIENTS, str(artifact)],
+        env={"AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.split() == ["lambda", "codedeploy"]
 
 
 def test_both_handlers_call_aws_from_their_artifacts(
@@ -324,9 +388,7 @@ def test_both_handlers_call_aws_from_their_artifacts(
         aws_server,
     )
     assert json.loads(check["responses"][0]["body"])["status"] == "PROCESSED"
-    for function_id, services in (
-        ("ApiFunction", {"dynamodb", "sqs"}),
-        ("ProcessorFunction", {"dynamodb"}),
-    ):
+    for function_id in ("ApiFunction", "ProcessorFunction"):
+        services = AWS_SERVICES[function_id]
         models = {path.name for path in (local_build / function_id / "botocore" / "data").iterdir()}
         assert {name for name in models if not name.endswith((".json", ".json.gz"))} == services

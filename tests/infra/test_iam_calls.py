@@ -1,11 +1,14 @@
 """Least privilege, proven by the calls themselves.
 
-Every AWS call that the two handlers make in a full run (app.main.handler with API Gateway's
-events, processor.handler.handler with the queue's messages as Lambda delivers them) is recorded
-through botocore's event hooks, turned into the IAM actions and resources AWS authorizes it with,
-and evaluated against the function's policy in template.yaml, its intrinsics resolved to the
-ARNs that moto created. Every call must be allowed, and every action granted must be used by the
-run (those used only when something fails are named, with the failure that uses them).
+Every AWS call that the three handlers make in a full run (app.main.handler with API Gateway's
+events, processor.handler.handler with the queue's messages as Lambda delivers them, and the
+PreTraffic hook as CodeDeploy invokes it, its Invoke of the new version answered in process by
+the API's handler) is recorded through botocore's event hooks, turned into the IAM actions and
+resources AWS authorizes it with, and evaluated against the function's policy in template.yaml,
+its intrinsics resolved to the ARNs that moto created (and, for what moto has no part in, the
+version, the CodeDeploy application and deployment group, the names CloudFormation would give).
+Every call must be allowed, and every action granted must be used by the run (those used only
+when something fails are named, with the failure that uses them).
 
 moto's own IAM enforcement cannot show this: it checks DynamoDB against resource `*` only, and
 checks TransactWriteItems as an action, which real IAM does not have.
@@ -14,26 +17,34 @@ checks TransactWriteItems as an action, which real IAM does not have.
 import fnmatch
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
 from app.domain.clients import DEFAULT_SCOPES
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
+from deploy_hooks.clients import get_codedeploy_client, get_lambda_client
 from local.aws_shapes import LambdaContext
-from local.template import Stack
+from local.template import Stack, resources_of_type
 from tests.app.faults import answering, throttled_response
+from tests.aws_events import load_event
 from tests.conftest import VALID_CPF, add_client, queued_event
+from tests.deploy_hooks.conftest import clear_hook_providers
+from tests.deploy_hooks.lambda_stand_in import answering_invoke
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
 API = "ApiFunction"
 PROCESSOR = "ProcessorFunction"
+HOOK = "PreTrafficHook"
+FUNCTIONS = [API, PROCESSOR, HOOK]
 # The grants that only a failure uses, and the failure of the run that uses them.
 FAILURE_PATHS = {
     (API, "dynamodb:DeleteItem", "IdempotencyTable"): (
@@ -51,6 +62,8 @@ TRANSACT_WRITE_ACTIONS = {
 }
 # The SQS actions that authorize each operation (a batch needs the action of one message).
 SQS_ACTIONS = {"SendMessage": "SendMessage", "SendMessageBatch": "SendMessage"}
+# The names CloudFormation gives what moto does not create: "<stack>-<logical id>-<suffix>".
+VERSION_NUMBER = "7"
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,17 @@ class Recorder:
             )
         )
 
+    @contextmanager
+    def acting_as(self, function: str) -> Iterator[None]:
+        """Name `function` for the calls made inside: one function's code run inside another's
+        invocation (the API answering the hook's Invoke, in this process)."""
+        outer = self.function
+        self.function = function
+        try:
+            yield
+        finally:
+            self.function = outer
+
 
 @dataclass(frozen=True)
 class Account:
@@ -98,6 +122,17 @@ class Account:
 
     region: str
     account: str
+    # Each CodeDeploy deployment of the run, and the ARN of the deployment group it belongs to.
+    deployment_groups: dict[str, str] = field(default_factory=dict)
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        # A function is named by its name or by its ARN, qualified or not.
+        arn = (
+            name
+            if name.startswith("arn:")
+            else (f"arn:aws:lambda:{self.region}:{self.account}:function:{name}")
+        )
+        return f"{arn}:{qualifier}" if qualifier else arn
 
     def table_arn(self, table_name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{table_name}"
@@ -135,6 +170,12 @@ def authorizations(call: Call, account: Account) -> list[Authorization]:
                 f"sqs:{SQS_ACTIONS[call.operation]}", account.queue_arn(params["QueueUrl"])
             )
         ]
+    if call.service == "lambda" and call.operation == "Invoke":
+        arn = account.function_arn(params["FunctionName"], params.get("Qualifier"))
+        return [Authorization("lambda:InvokeFunction", arn)]
+    if call.service == "codedeploy" and call.operation == "PutLifecycleEventHookExecutionStatus":
+        group = account.deployment_groups[params["deploymentId"]]
+        return [Authorization("codedeploy:PutLifecycleEventHookExecutionStatus", group)]
     raise AssertionError(f"No IAM mapping for {call.service}:{call.operation}: add one")
 
 
@@ -338,22 +379,80 @@ def processor_scenarios(recorder: Recorder, stack: Stack) -> None:
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
 
 
+def hook_scenarios(recorder: Recorder, stack: Stack) -> None:
+    """CodeDeploy's invocation of the PreTraffic hook, the new version answering its requests."""
+    from app.main import handler as api_handler
+    from deploy_hooks.pre_traffic import SUCCEEDED
+    from deploy_hooks.pre_traffic import handler as hook_handler
+
+    def new_version(event: dict[str, Any], context: Any) -> Any:
+        # The API's own calls, though made in this process, are the API's role's to authorize.
+        with recorder.acting_as(API):
+            return api_handler(event, context)
+
+    lifecycle_event = load_event("codedeploy_lifecycle_hook.json")
+    recorder.function, recorder.scenario = HOOK, "check the new version before its traffic"
+    with (
+        answering_invoke(get_lambda_client(), new_version) as invoked,
+        Stubber(get_codedeploy_client()) as codedeploy,
+    ):
+        codedeploy.add_response(
+            "put_lifecycle_event_hook_execution_status",
+            {"lifecycleEventHookExecutionId": lifecycle_event["LifecycleEventHookExecutionId"]},
+        )
+        assert hook_handler(lifecycle_event, LambdaContext()) == SUCCEEDED
+        codedeploy.assert_no_pending_responses()
+    assert invoked.invoked
+
+
+def names_cloudformation_gives(
+    cfn: dict[str, Any], stack: Stack, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> Account:
+    """The API's version, the CodeDeploy application and deployment group, as the stack's refs;
+    the hook's environment set to them; the account, knowing the run's deployment."""
+    (version_id,) = resources_of_type(cfn, "AWS::Lambda::Version")
+    function_arn = account.function_arn(f"{stack.name}-ApiFunction-1A2B3C4D5E6F")
+    stack.refs[version_id] = f"{function_arn}:{VERSION_NUMBER}"
+    application = f"{stack.name}-ServerlessDeploymentApplication-7G8H9I0J1K2L"
+    group = f"{stack.name}-ApiFunctionDeploymentGroup-3M4N5O6P7Q8R"
+    stack.refs["ServerlessDeploymentApplication"] = application
+    stack.refs["ApiFunctionDeploymentGroup"] = group
+    monkeypatch.setenv("NEW_VERSION", stack.refs[version_id])
+    monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["StackApiKey"])
+    clear_hook_providers()
+    deployment_id = load_event("codedeploy_lifecycle_hook.json")["DeploymentId"]
+    group_arn = (
+        f"arn:aws:codedeploy:{account.region}:{account.account}:deploymentgroup:"
+        f"{application}/{group}"
+    )
+    return Account(account.region, account.account, {deployment_id: group_arn})
+
+
 @pytest.fixture
-def run(stack: Stack) -> Run:
-    """Both handlers' calls in a full run on the stack of template.yaml."""
+def run(stack: Stack, cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    """The three handlers' calls in a full run on the stack of template.yaml."""
+    sts = boto3.client("sts")
+    account = Account(get_dynamodb_client().meta.region_name, sts.get_caller_identity()["Account"])
+    account = names_cloudformation_gives(cfn, stack, account, monkeypatch)
     recorder = Recorder()
-    clients: list[Any] = [get_dynamodb_client(), get_sqs_client()]
+    clients: list[Any] = [
+        get_dynamodb_client(),
+        get_sqs_client(),
+        get_lambda_client(),
+        get_codedeploy_client(),
+    ]
     for client in clients:
         client.meta.events.register("provide-client-params", recorder)
     try:
         api_scenarios(recorder, stack)
+        # Before the processor's: its asyncio.run() leaves no event loop for Mangum's next run.
+        hook_scenarios(recorder, stack)
         processor_scenarios(recorder, stack)
     finally:
         for client in clients:
             client.meta.events.unregister("provide-client-params", recorder)
-    sts = boto3.client("sts")
-    account = Account(get_dynamodb_client().meta.region_name, sts.get_caller_identity()["Account"])
-    return Run(recorder.calls, account, stack)
+    yield Run(recorder.calls, account, stack)
+    clear_hook_providers()
 
 
 def describe(calls: list[Call]) -> str:
@@ -363,7 +462,7 @@ def describe(calls: list[Call]) -> str:
 # --- The tests ---
 
 
-@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+@pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_every_call_is_allowed_by_the_functions_policy(
     run: Run, cfn: dict[str, Any], function_id: str
 ) -> None:
@@ -380,7 +479,7 @@ def test_every_call_is_allowed_by_the_functions_policy(
     assert denied == {}, f"{function_id}'s policy denies: {denied}"
 
 
-@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+@pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_every_granted_action_is_used(run: Run, cfn: dict[str, Any], function_id: str) -> None:
     needed = run.needed(function_id)
 
@@ -409,7 +508,7 @@ def test_each_failure_path_uses_what_it_is_named_for(run: Run, cfn: dict[str, An
         assert users == {scenario}, (action, logical_id, users)
 
 
-@pytest.mark.parametrize("function_id", [API, PROCESSOR])
+@pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_removing_any_granted_action_denies_a_call_of_the_run(
     run: Run, cfn: dict[str, Any], function_id: str
 ) -> None:

@@ -24,8 +24,13 @@ ALARMS = {
     "ApiThrottlesAlarm": ("AWS/Lambda", "Throttles", "Sum"),
     "DynamoDBThrottlesAlarm": ("AWS/DynamoDB", "ReadThrottleEvents+WriteThrottleEvents", "Sum"),
     "GatewayThrottledAlarm": (NAMESPACE, Metric.GATEWAY_THROTTLED, "Sum"),
+    "ApiCanaryErrorsAlarm": ("AWS/Lambda", "Errors", "Sum"),
+    "ApiCanaryServerErrorAlarm": ("AWS/ApiGateway", "5XXError", "Average"),
 }
 THROTTLE_EVENTS = ("ReadThrottleEvents", "WriteThrottleEvents")
+# The alarms CodeDeploy watches during a deployment of the API (its DeploymentPreference), which
+# act through CodeDeploy rather than notify; the others page.
+CANARY_ALARMS = {"ApiCanaryErrorsAlarm", "ApiCanaryServerErrorAlarm"}
 
 
 def props(cfn: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -141,6 +146,19 @@ def test_the_dashboard_shows_the_queues_the_api_and_each_function(cfn: dict[str,
             ("AWS/Lambda", "Errors", function, "Sum"),
             ("AWS/Lambda", "Throttles", function, "Sum"),
         }
+    # What the canary's alarms judge: the newest version's invocations and errors through the
+    # alias, and the stage's share of 5XX, per minute.
+    (version_id,) = resources_of_type(cfn, "AWS::Lambda::Version")
+    newest = (
+        ("ExecutedVersion", f"${{{version_id}.Version}}"),
+        ("FunctionName", "${ApiFunction}"),
+        ("Resource", "${ApiFunction}:live"),
+    )
+    expected |= {
+        ("AWS/Lambda", "Invocations", newest, "Sum"),
+        ("AWS/Lambda", "Errors", newest, "Sum"),
+        ("AWS/ApiGateway", "5XXError", api, "Average"),
+    }
     assert expected <= shown, expected - shown
 
 
@@ -218,8 +236,8 @@ def test_the_gateways_429s_are_counted_from_its_access_log(cfn: dict[str, Any]) 
     assert line[SERVICE_DIMENSION] == "${AWS::StackName}"
 
 
-@pytest.mark.parametrize("alarm_id", sorted(ALARMS))
-def test_every_alarm_notifies_the_deployers_topic_or_the_stacks_own(
+@pytest.mark.parametrize("alarm_id", sorted(set(ALARMS) - CANARY_ALARMS))
+def test_every_paging_alarm_notifies_the_deployers_topic_or_the_stacks_own(
     cfn: dict[str, Any], alarm_id: str
 ) -> None:
     alarm = props(cfn, alarm_id)
@@ -359,3 +377,15 @@ def test_the_lag_alarm_waits_for_many_delays_and_outlasts_one_retried_record(
     # A retried record's lag is over the threshold: it takes more than one period to alarm.
     assert alarm["Threshold"] < visibility_timeout * 1000
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"] >= 2
+
+
+@pytest.mark.parametrize("alarm_id", sorted(CANARY_ALARMS))
+def test_the_canary_alarms_act_through_codedeploy_not_a_page(
+    cfn: dict[str, Any], alarm_id: str
+) -> None:
+    alarm = props(cfn, alarm_id)
+    assert "AlarmActions" not in alarm
+    assert "OKActions" not in alarm
+    assert alarm["TreatMissingData"] == "notBreaching"
+    (group,) = resources_of_type(cfn, "AWS::CodeDeploy::DeploymentGroup").values()
+    assert {"Name": {"Ref": alarm_id}} in group["AlarmConfiguration"]["Alarms"]

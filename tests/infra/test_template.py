@@ -13,6 +13,9 @@ BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionR
 XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 # What SAM attaches for an SQS event source: receive, delete and read the queue's attributes.
 SQS_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+# What SAM gives CodeDeploy to shift the alias's traffic, read the alarms and invoke the hooks.
+CODEDEPLOY_FOR_LAMBDA = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
+FUNCTION_ROLES = {"ApiFunctionRole", "ProcessorFunctionRole", "PreTrafficHookRole"}
 
 
 def get_att(logical_id: str, attribute: str) -> dict[str, Any]:
@@ -149,6 +152,7 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "SERVICE_NAME",
             },
         ),
+        ("PreTrafficHook", "deploy_hooks.pre_traffic.handler", {"NEW_VERSION", "STACK_API_KEY_ID"}),
     ],
 )
 def test_functions_run_python_3_13_on_arm64_traced_with_json_logs(
@@ -299,24 +303,30 @@ def test_the_roles_managed_policies_are_logs_tracing_and_the_queue_poller(
         XRAY_WRITE,
         SQS_POLLER,
     ]
-
-
-FUNCTION_ROLES = {"ApiFunctionRole", "ProcessorFunctionRole"}
+    assert props(cfn, "PreTrafficHookRole")["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE]
+    # SAM's role for CodeDeploy: the managed policy alone, nothing of ours.
+    assert props(cfn, "CodeDeployServiceRole")["ManagedPolicyArns"] == [CODEDEPLOY_FOR_LAMBDA]
+    assert "Policies" not in props(cfn, "CodeDeployServiceRole")
 
 
 def test_no_inline_policy_uses_a_wildcard(cfn: dict[str, Any]) -> None:
     roles = resources_of_type(cfn, "AWS::IAM::Role")
-    assert set(roles) == FUNCTION_ROLES | {"ApiGatewayCloudWatchRole"}
+    assert set(roles) == FUNCTION_ROLES | {"CodeDeployServiceRole", "ApiGatewayCloudWatchRole"}
     for role_id in FUNCTION_ROLES:
         for action, resource in inline_grants(cfn, role_id):
             assert "*" not in action, (role_id, action)
             assert "*" not in resource, (role_id, resource)
 
 
-def test_only_lambda_can_assume_the_functions_roles(cfn: dict[str, Any]) -> None:
-    for role_id in FUNCTION_ROLES:
-        (statement,) = props(cfn, role_id)["AssumeRolePolicyDocument"]["Statement"]
-        assert statement["Principal"] == {"Service": ["lambda.amazonaws.com"]}
+def test_only_lambda_can_assume_the_functions_roles_and_codedeploy_its_own(
+    cfn: dict[str, Any],
+) -> None:
+    roles = resources_of_type(cfn, "AWS::IAM::Role")
+    # API Gateway's own role has a test of its own, below.
+    for role_id in set(roles) - {"ApiGatewayCloudWatchRole"}:
+        (statement,) = roles[role_id]["AssumeRolePolicyDocument"]["Statement"]
+        service = "lambda" if role_id in FUNCTION_ROLES else "codedeploy"
+        assert statement["Principal"] == {"Service": [f"{service}.amazonaws.com"]}, role_id
         assert statement["Action"] == ["sts:AssumeRole"]
 
 
@@ -378,6 +388,7 @@ def test_the_stage_logs_each_request_as_json_without_key_or_body(cfn: dict[str, 
     [
         ("ApiFunctionLogGroup", "ApiFunction"),
         ("ProcessorFunctionLogGroup", "ProcessorFunction"),
+        ("PreTrafficHookLogGroup", "PreTrafficHook"),
         ("ApiAccessLogGroup", None),
     ],
 )

@@ -1,0 +1,27 @@
+"""Fixtures: the hooks' cached settings and clients, forgotten around each test."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from deploy_hooks import clients, config
+
+_CACHED_PROVIDERS = (
+    config.get_settings,
+    clients.get_aws_session,
+    clients.get_lambda_client,
+    clients.get_codedeploy_client,
+)
+
+
+def clear_hook_providers() -> None:
+    """Forget the hooks' settings and clients, so the next use reads the current environment."""
+    for provider in _CACHED_PROVIDERS:
+        provider.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_hook_providers() -> Iterator[None]:
+    clear_hook_providers()
+    yield
+    clear_hook_providers()
