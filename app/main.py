@@ -9,8 +9,6 @@ from app.entrypoints.init import function_init
 
 # Everything here lives as long as the function's environment (app.entrypoints.init).
 with function_init():
-    from mangum import Mangum
-
     from app.api.factory import create_app
     from app.config import check_at_init, get_api_settings
     from app.entrypoints.lambda_handler import LambdaHandler
@@ -21,7 +19,6 @@ with function_init():
     install_log_context()
 
     app = create_app()
-    # lifespan="off": startup work in a lifespan would run on every invocation.
-    handler = LambdaHandler(Mangum(app, lifespan="off"))
+    handler = LambdaHandler(app)
     # On Lambda SnapStart, the request paths are primed before the snapshot; elsewhere nothing is.
     register_snapstart_hooks(handler)

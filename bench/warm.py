@@ -1,35 +1,53 @@
-"""Warm overhead: each route through the Lambda handler, against the same AWS calls made directly.
+"""Warm overhead: each operation's declared samples through the Lambda handler, against the same
+AWS calls made directly.
 
-Both sides use the same botocore clients on the same moto server, alternating call by call; the
-difference is what FastAPI, Mangum, pydantic and the app's own code add to a request.
+Each operation declares its samples (app/api/operations.py). Each is served here through the
+handler, its AWS calls recorded; the floor makes those calls again, directly, with the same
+parameters (bench.calls). Both sides use the same botocore clients on the same moto server,
+alternating call by call, and before each run what the last one created is deleted and what the
+sample finds is put back, untimed. The difference is what FastAPI, Mangum, pydantic and the app's
+own code add to a request. Two rows beyond the declarations: the list of age groups read with a
+client's key (whose record the app caches), and an enrollment requested with as many age groups
+as may be registered.
 """
 
-import json
 import os
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 from app.adapters import clients
 from app.adapters.clients import CACHE_SECONDS
+from app.adapters.tables import AGE_GROUPS, TABLES
+from app.api.factory import samples
+from app.api.operations import Sample
 from app.domain.clients import DEFAULT_SCOPES, Client
 from app.domain.services import MAX_AGE_GROUPS
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
-from bench.common import (
-    AwsStack,
-    Figure,
-    age_group_item,
-    interleaved,
-    median,
-    pending_enrollment_item,
-)
+from bench.calls import CallRecorder, Recorded, SampleState, replay
+from bench.common import AwsStack, Figure, age_group_item, interleaved, median
 from local.aws_shapes import LambdaContext
 from local.progress import step
 
 RUNS = 150
 WARMUP = 20
+
+
+class Row:
+    """A sample measured as one row: through the handler, and its calls made directly."""
+
+    def __init__(
+        self,
+        name: str,
+        sample: Sample,
+        api_key_id: str = SAMPLE_API_KEY_ID,
+        extra: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        self.name = name
+        self.sample = sample
+        self.api_key_id = api_key_id
+        self.extra = extra
 
 
 def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
@@ -41,237 +59,93 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
     settings = get_api_settings()
     dynamodb, sqs = get_dynamodb_client(), get_sqs_client()
     context = LambdaContext()
+    table_names = {spec.logical_id: aws.stack.refs[spec.logical_id] for spec in TABLES}
+    recorder = CallRecorder([dynamodb, sqs])
 
-    def call(
-        method: str,
-        path: str,
-        body: Any = None,
-        expect: int = 200,
-        headers: dict[str, str] | None = None,
-        api_key_id: str = SAMPLE_API_KEY_ID,
-    ) -> dict[str, Any]:
-        event = rest_event(method, path, body, headers, api_key_id=api_key_id)
-        response = handler(event, context)
-        assert response["statusCode"] == expect, response
-        parsed: dict[str, Any] = json.loads(response["body"])
-        return parsed
+    # A client's key, not the stack's: the app reads its record, at most once per cache period.
+    partner = Client(api_key_id="bench-client", name="bench-client", scopes=DEFAULT_SCOPES)
+    dynamodb.put_item(TableName=settings.clients_table, Item=clients.to_item(partner))
+
+    declared = samples()
+    by_name = {item.name: item.sample for item in declared}
+    # As many age groups as may be registered: the sample's own, and the rest.
+    more_groups = [
+        (table_names[AGE_GROUPS.logical_id], age_group_item(140, 150))
+        for _ in range(MAX_AGE_GROUPS - 1)
+    ]
+    rows = [Row(item.name, item.sample) for item in declared]
+    rows.insert(1, Row("GET /age-groups as a client", by_name["GET /age-groups"], "bench-client"))
+    rows.append(
+        Row(
+            f"POST /enrollments with {MAX_AGE_GROUPS} age groups",
+            by_name["POST /enrollments"],
+            extra=more_groups,
+        )
+    )
 
     def timed(action: Callable[[], object]) -> float:
         start = time.perf_counter()
         action()
         return (time.perf_counter() - start) * 1000
 
-    group_id = call("POST", "/age-groups", {"min_age": 0, "max_age": 150}, 201)["age_group_id"]
-    # A client's key, not the stack's: the app reads its record, at most once per cache period.
-    partner = Client(api_key_id="bench-client", name="bench-client", scopes=DEFAULT_SCOPES)
-    dynamodb.put_item(TableName=settings.clients_table, Item=clients.to_item(partner))
+    def measure_row(row: Row, advance: Callable[[int], None]) -> Figure:
+        event = rest_event(
+            row.sample.method,
+            row.sample.path,
+            row.sample.body,
+            dict(row.sample.headers),
+            api_key_id=row.api_key_id,
+        )
+        state = SampleState(row.sample, dynamodb, table_names, row.extra)
+        last: list[Recorded] = []
+
+        def serve() -> None:
+            response = handler(event, context)
+            assert response["statusCode"] == row.sample.status, (row.name, response)
+
+        def run(action: Callable[[], None]) -> float:
+            state.reset(last)
+            recorder.calls.clear()
+            elapsed = timed(action)
+            last[:] = recorder.calls
+            return elapsed
+
+        for _ in range(WARMUP):
+            run(serve)
+        # The floor makes the calls of a warm run, the client's record cached as it is then.
+        direct = partial(replay, list(last))
+        for _ in range(WARMUP):
+            run(direct)
+        app_ms, floor_ms = interleaved(
+            RUNS, partial(run, serve), partial(run, direct), advance=advance
+        )
+        state.clear(last)
+        return Figure(f"Warm {row.name}", median(app_ms), median(floor_ms), "ms", 1.2)
+
     client_reads: list[str] = []
-    dynamodb.meta.events.register(
-        "provide-client-params.dynamodb.GetItem",
-        lambda params, **_: (
+
+    def count_client_reads(params: dict[str, Any], **_: Any) -> None:
+        if params["TableName"] == settings.clients_table:
             client_reads.append(params["TableName"])
-            if params["TableName"] == settings.clients_table
-            else None
-        ),
-    )
-    enrollment = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
-    enrollment_id = call("POST", "/enrollments", enrollment, 202)["enrollment_id"]
 
-    def create_group() -> str:
-        return str(
-            call("POST", "/age-groups", {"min_age": 140, "max_age": 150}, 201)["age_group_id"]
-        )
-
-    def put_group() -> str:
-        """The calls of `POST /age-groups`: the count of the groups, then the conditional put."""
-        dynamodb.scan(TableName=settings.age_groups_table)
-        item = age_group_item(140, 150)
-        dynamodb.put_item(
-            TableName=settings.age_groups_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(age_group_id)",
-        )
-        return str(item["age_group_id"]["S"])
-
-    def timed_then_deleted(create: Callable[[], str]) -> float:
-        """`create` timed; the group it made then deleted, so the table stays as it was."""
-        start = time.perf_counter()
-        created = create()
-        elapsed = (time.perf_counter() - start) * 1000
-        dynamodb.delete_item(
-            TableName=settings.age_groups_table, Key={"age_group_id": {"S": created}}
-        )
-        return elapsed
-
-    def direct_enroll() -> None:
-        dynamodb.scan(TableName=settings.age_groups_table)
-        new_id = str(uuid.uuid4())
-        sqs.send_message(
-            QueueUrl=settings.enrollment_queue_url,
-            MessageBody=json.dumps({"enrollment_id": new_id}),
-            # The app's message carries the request id: the same call, the same work for SQS.
-            MessageAttributes={
-                "request_id": {"DataType": "String", "StringValue": str(uuid.uuid4())}
-            },
-        )
-        dynamodb.put_item(
-            TableName=settings.enrollments_table,
-            Item=pending_enrollment_item(new_id),
-            ConditionExpression="attribute_not_exists(enrollment_id)",
-        )
-
-    def keyed_enroll() -> None:
-        call("POST", "/enrollments", enrollment, 202, {"Idempotency-Key": str(uuid.uuid4())})
-
-    def direct_keyed_enroll() -> None:
-        """The calls of a first request with a key: its claim, then the transaction."""
-        new_id = str(uuid.uuid4())
-        dynamodb.put_item(
-            TableName=settings.idempotency_table,
-            Item={"request_key": {"S": new_id}, "state": {"S": "IN_PROGRESS"}},
-            ConditionExpression="attribute_not_exists(request_key)",
-        )
-        dynamodb.scan(TableName=settings.age_groups_table)
-        sqs.send_message(
-            QueueUrl=settings.enrollment_queue_url,
-            MessageBody=json.dumps({"enrollment_id": new_id}),
-        )
-        dynamodb.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": settings.enrollments_table,
-                        "Item": pending_enrollment_item(new_id),
-                        "ConditionExpression": "attribute_not_exists(enrollment_id)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": settings.idempotency_table,
-                        "Key": {"request_key": {"S": new_id}},
-                        "UpdateExpression": "SET #state = :completed",
-                        "ConditionExpression": "#state = :in_progress",
-                        "ExpressionAttributeNames": {"#state": "state"},
-                        "ExpressionAttributeValues": {
-                            ":completed": {"S": "COMPLETED"},
-                            ":in_progress": {"S": "IN_PROGRESS"},
-                        },
-                    }
-                },
-            ]
-        )
-
-    # Age groups created for deletion, one per delete on each side.
-    def fresh_group_ids(count: int) -> list[str]:
-        items = [age_group_item(150, 150) for _ in range(count)]
-        for item in items:
-            dynamodb.put_item(TableName=settings.age_groups_table, Item=item)
-        return [item["age_group_id"]["S"] for item in items]
-
-    routes: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
-        (
-            "GET /age-groups",
-            lambda: call("GET", "/age-groups"),
-            lambda: dynamodb.scan(TableName=settings.age_groups_table),
-        ),
-        (
-            "GET /age-groups as a client",
-            lambda: call("GET", "/age-groups", api_key_id=partner.api_key_id),
-            lambda: dynamodb.scan(TableName=settings.age_groups_table),
-        ),
-        (
-            "GET /enrollments/{id}",
-            lambda: call("GET", f"/enrollments/{enrollment_id}"),
-            lambda: dynamodb.get_item(
-                TableName=settings.enrollments_table,
-                Key={"enrollment_id": {"S": enrollment_id}},
-                ConsistentRead=True,
-            ),
-        ),
-        (
-            "POST /enrollments",
-            lambda: call("POST", "/enrollments", enrollment, 202),
-            direct_enroll,
-        ),
-        ("POST /enrollments with a key", keyed_enroll, direct_keyed_enroll),
-    ]
+    dynamodb.meta.events.register("provide-client-params.dynamodb.GetItem", count_client_reads)
     figures = []
-    with step("Warm overhead: calls per route", (len(routes) + 3) * RUNS * 2) as advance:
-        for name, through_handler, direct in routes:
-            for _ in range(WARMUP):
-                through_handler()
-                direct()
-            app_ms, floor_ms = interleaved(
-                RUNS, partial(timed, through_handler), partial(timed, direct), advance=advance
-            )
-            figures.append(Figure(f"Warm {name}", median(app_ms), median(floor_ms), "ms", 1.2))
-
-        # Each group made is deleted again: the table stays under MAX_AGE_GROUPS.
-        for _ in range(WARMUP):
-            timed_then_deleted(create_group)
-            timed_then_deleted(put_group)
-        app_ms, floor_ms = interleaved(
-            RUNS,
-            partial(timed_then_deleted, create_group),
-            partial(timed_then_deleted, put_group),
-            advance=advance,
-        )
-        figures.append(Figure("Warm POST /age-groups", median(app_ms), median(floor_ms), "ms", 1.2))
-
-        # Every enrollment reads every group: at the cap, its scan is the largest it can be.
-        groups = dynamodb.scan(TableName=settings.age_groups_table, Select="COUNT")["Count"]
-        fillers = [age_group_item(140, 150) for _ in range(MAX_AGE_GROUPS - groups)]
-        for item in fillers:
-            dynamodb.put_item(TableName=settings.age_groups_table, Item=item)
-        for _ in range(WARMUP):
-            call("POST", "/enrollments", enrollment, 202)
-            direct_enroll()
-        app_ms, floor_ms = interleaved(
-            RUNS,
-            partial(timed, lambda: call("POST", "/enrollments", enrollment, 202)),
-            partial(timed, direct_enroll),
-            advance=advance,
-        )
-        name = f"Warm POST /enrollments with {MAX_AGE_GROUPS} age groups"
-        figures.append(Figure(name, median(app_ms), median(floor_ms), "ms", 1.2))
-        # The benchmarks after this one find the table as it was.
-        for item in fillers:
-            dynamodb.delete_item(
-                TableName=settings.age_groups_table, Key={"age_group_id": item["age_group_id"]}
-            )
-
-        app_ids, floor_ids = fresh_group_ids(RUNS + WARMUP), fresh_group_ids(RUNS + WARMUP)
-        for _ in range(WARMUP):
-            call("DELETE", f"/age-groups/{app_ids.pop()}")
-            dynamodb.delete_item(
-                TableName=settings.age_groups_table,
-                Key={"age_group_id": {"S": floor_ids.pop()}},
-                ConditionExpression="attribute_exists(age_group_id)",
-            )
-        app_ms, floor_ms = interleaved(
-            RUNS,
-            lambda: timed(lambda: call("DELETE", f"/age-groups/{app_ids.pop()}")),
-            lambda: timed(
-                lambda: dynamodb.delete_item(
-                    TableName=settings.age_groups_table,
-                    Key={"age_group_id": {"S": floor_ids.pop()}},
-                    ConditionExpression="attribute_exists(age_group_id)",
-                )
-            ),
-            advance=advance,
-        )
-    name = "Warm DELETE /age-groups/{id}"
-    figures.append(Figure(name, median(app_ms), median(floor_ms), "ms", 1.2))
-    assert group_id
+    with (
+        step("Warm overhead: calls per route", len(rows) * RUNS * 2) as advance,
+        recorder.recording(),
+    ):
+        for row in rows:
+            figures.append(measure_row(row, advance))
+    dynamodb.meta.events.unregister("provide-client-params.dynamodb.GetItem", count_client_reads)
     note = (
-        f"warm: {RUNS} calls per route on each side after {WARMUP} warm-up calls; "
-        "GET /age-groups is measured first, on a table of one group, and POST /enrollments "
-        f"last on {MAX_AGE_GROUPS} groups (MAX_AGE_GROUPS)"
+        f"warm: {RUNS} calls per sample on each side after {WARMUP} warm-up calls each; the "
+        "samples are the operations' own (app/api/operations.py), each served on a table of "
+        f"what it finds, and POST /enrollments last on {MAX_AGE_GROUPS} groups (MAX_AGE_GROUPS)"
     )
     stored = dynamodb.scan(TableName=settings.enrollments_table, Select="COUNT")["Count"]
     client_note = (
         f"a client's key: {len(client_reads)} read(s) of the clients table over "
-        f"{WARMUP + RUNS} requests (cached {CACHE_SECONDS:.0f} s per key and environment), "
+        f"{2 * WARMUP + RUNS} requests (cached {CACHE_SECONDS:.0f} s per key and environment), "
         "against none for the stack's own key"
     )
     return figures, [note, key_cost(figures, stored), client_note]

@@ -5,18 +5,25 @@ from fastapi import Depends, FastAPI, Security
 from app.api.documented import COMMON_RESPONSES
 from app.api.errors import register_exception_handlers
 from app.api.middleware import HeadMiddleware, RequestBodyMiddleware, StageRootPathMiddleware
+from app.api.operations import DeclaredSample, check_declared, declared_samples
 from app.api.request_id import RequestIdMiddleware
 from app.api.routers import age_groups, enrollments
 from app.api.security import (
     ApiKeyMiddleware,
     api_key_header,
     authorize,
-    check_scopes_declared,
 )
 from app.api.unhandled import UnhandledErrorMiddleware
 from app.config import get_api_settings
 
 OPENAPI_URL = "/openapi.json"
+# The app's routers, one per resource: every operation of the API is a route of one of them.
+ROUTERS = (age_groups.router, enrollments.router)
+
+
+def samples() -> list[DeclaredSample]:
+    """Every declared sample of every operation of the API (app/api/operations.py)."""
+    return declared_samples([route for router in ROUTERS for route in router.routes])
 
 
 def create_app() -> FastAPI:
@@ -40,8 +47,8 @@ def create_app() -> FastAPI:
         # `Host` header, and behind API Gateway it would lack the stage.
         redirect_slashes=False,
     )
-    for router in (age_groups.router, enrollments.router):
-        check_scopes_declared(router)
+    for router in ROUTERS:
+        check_declared(router)
         app.include_router(router)
     register_exception_handlers(app)
     # Middleware added later wraps what was added before.

@@ -11,10 +11,9 @@ With neither, it serves no one: every route answers 403.
 import hmac
 from collections.abc import Collection
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.routing import APIRoute
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as ASGIScope
@@ -23,14 +22,12 @@ from app.adapters.aws import get_dynamodb_client
 from app.adapters.clients import ClientCache, ClientRepository
 from app.api.concurrency import run_blocking
 from app.api.errors import forbidden_response
+from app.api.operations import operation_of
 from app.config import get_api_settings
-from app.domain.clients import ALL_SCOPES, Caller, Scope
+from app.domain.clients import ALL_SCOPES, Caller
 from app.domain.errors import MissingScopeError, UnknownCallerError
 
 API_KEY_HEADER = "x-api-key"
-# The caller who holds the configured `API_KEY`, where the stack's key id is not set.
-STACK_CALLER = "api-key"
-
 # Documents the key in the OpenAPI document (its security scheme, on every operation), for the
 # docs page's Authorize button; `ApiKeyMiddleware` checks it. auto_error=False: this reads the
 # header and refuses nothing.
@@ -99,7 +96,7 @@ async def get_caller(request: Request) -> Caller:
         return Caller(api_key_id=key_id, scopes=client.scopes)
     if settings.api_key is not None:
         # ApiKeyMiddleware let the request in: it carries the configured key, the stack's own.
-        return Caller(api_key_id=settings.stack_api_key_id or STACK_CALLER, scopes=ALL_SCOPES)
+        return Caller(api_key_id=settings.stack_api_key_id, scopes=ALL_SCOPES)
     # No gateway named a key and the app checks none: nobody's request is served. This is
     # `uvicorn app.main:app` without API_KEY, or on Lambda an event that did not come through a
     # method that checks keys (a function URL, a method added by hand).
@@ -109,35 +106,13 @@ async def get_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-# An operation's OpenAPI entry names the scopes it needs: one declaration, which the document
-# states and `authorize` enforces.
-SCOPES_KEY = "x-scopes"
-
-
-def requires(*scopes: Scope) -> dict[str, Any]:
-    """The `openapi_extra` of an operation that the caller may call with one of `scopes`."""
-    return {SCOPES_KEY: list(scopes)}
-
-
-def check_scopes_declared(router: APIRouter) -> None:
-    """Raise `ValueError` if an operation of `router` declares no scopes (`requires`).
-
-    `create_app` calls it for each router: an operation added without its scopes stops the
-    init, rather than answer every caller with a 403.
-    """
-    for route in router.routes:
-        if isinstance(route, APIRoute) and not (route.openapi_extra or {}).get(SCOPES_KEY):
-            methods = ", ".join(sorted(route.methods or ()))
-            raise ValueError(f"{methods} {route.path} declares no scopes: add requires(...)")
-
-
 async def authorize(request: Request, caller: CallerDep) -> None:
     """Let the request through if the caller holds one of its operation's scopes.
 
     One dependency for the whole app: a dependency per route would be one more for FastAPI to
     analyse at init, and to solve on every request. An operation without scopes is refused.
     """
-    route = request.scope.get("route")
-    scopes: list[Scope] = (getattr(route, "openapi_extra", None) or {}).get(SCOPES_KEY, [])
+    declared = operation_of(request.scope.get("route"))
+    scopes = declared.scopes if declared is not None else ()
     if not any(caller.may(scope) for scope in scopes):
         raise MissingScopeError(scopes[0] if scopes else "of this operation")

@@ -11,6 +11,7 @@ import logging
 import uuid
 from typing import Any
 
+from fastapi import FastAPI
 from mangum import Mangum
 
 from app.api.answers import error_body
@@ -45,10 +46,12 @@ def _answer_unserved(event: object, exc: Exception) -> dict[str, Any]:
 
 
 class LambdaHandler:
-    """`handler(event, context)`: one API Gateway event through the app, as Mangum runs it."""
+    """`handler(event, context)`: one API Gateway event through `app`, as Mangum runs it."""
 
-    def __init__(self, mangum: Mangum) -> None:
-        self._mangum = mangum
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        # lifespan="off": startup work in a lifespan would run on every invocation.
+        self._mangum = Mangum(app, lifespan="off")
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:

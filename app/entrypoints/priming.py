@@ -29,23 +29,18 @@ import http.server
 import io
 import logging
 import threading
-from collections.abc import Callable
 from contextlib import redirect_stdout
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 from botocore.stub import Stubber
 
-from app.adapters import age_groups, enrollments
 from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
-from app.api.idempotency import IDEMPOTENCY_KEY_HEADER
+from app.api.factory import samples
+from app.api.operations import Sample
 from app.api.security import API_KEY_HEADER, get_client_cache
 from app.config import get_api_settings
-from app.domain.models.age_groups import AgeGroup
-from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.entrypoints.events import rest_event
 
 if TYPE_CHECKING:
@@ -53,101 +48,31 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
+    from app.entrypoints.lambda_handler import LambdaHandler
+
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-_GROUP = AgeGroup(
-    age_group_id=UUID("00000000-0000-4000-8000-000000000001"),
-    min_age=0,
-    max_age=150,
-    created_at=datetime(2026, 1, 1, tzinfo=UTC),
-)
-_ENROLLMENT = Enrollment(
-    enrollment_id=UUID("00000000-0000-4000-8000-000000000002"),
-    name="Maria da Silva",
-    age=22,
-    cpf="52998224725",
-    status=EnrollmentStatus.PENDING,
-    created_at=_GROUP.created_at,
-    updated_at=_GROUP.created_at,
-)
-_GROUP_ITEM = age_groups.to_item(_GROUP)
-_ENROLLMENT_BODY = {"name": _ENROLLMENT.name, "age": _ENROLLMENT.age, "cpf": _ENROLLMENT.cpf}
-
-_ENROLLMENT_CALLS: list[tuple[str, str, dict[str, Any]]] = [
-    ("dynamodb", "scan", {"Items": [_GROUP_ITEM]}),
-    ("sqs", "send_message", {"MessageId": str(_ENROLLMENT.enrollment_id)}),
-]
-_KEYED = {IDEMPOTENCY_KEY_HEADER: "snapstart-priming"}
-
-
-class PrimedRequest(NamedTuple):
-    """A request served before the snapshot, and the answers its AWS calls get, in order."""
-
-    method: str
-    path: str
-    body: Any = None
-    headers: dict[str, str] = {}  # noqa: RUF012 (never mutated)
-    answers: list[tuple[str, str, dict[str, Any]]] = []  # noqa: RUF012 (never mutated)
-
-
-# Each route once (`POST`s with and without an `Idempotency-Key`).
-PRIMED_REQUESTS = [
-    PrimedRequest("GET", "/age-groups", answers=[("dynamodb", "scan", {"Items": [_GROUP_ITEM]})]),
-    PrimedRequest(
-        "POST",
-        "/age-groups",
-        {"min_age": 0, "max_age": 150},
-        answers=[("dynamodb", "scan", {"Items": [_GROUP_ITEM]}), ("dynamodb", "put_item", {})],
-    ),
-    PrimedRequest(
-        "DELETE", f"/age-groups/{_GROUP.age_group_id}", answers=[("dynamodb", "delete_item", {})]
-    ),
-    PrimedRequest(
-        "POST",
-        "/enrollments",
-        _ENROLLMENT_BODY,
-        answers=[*_ENROLLMENT_CALLS, ("dynamodb", "put_item", {})],
-    ),
-    PrimedRequest(
-        "POST",
-        "/enrollments",
-        _ENROLLMENT_BODY,
-        _KEYED,
-        [
-            ("dynamodb", "put_item", {}),
-            *_ENROLLMENT_CALLS,
-            ("dynamodb", "transact_write_items", {}),
-        ],
-    ),
-    PrimedRequest(
-        "GET",
-        f"/enrollments/{_ENROLLMENT.enrollment_id}",
-        answers=[("dynamodb", "get_item", {"Item": enrollments.to_item(_ENROLLMENT)})],
-    ),
-]
-
-
-def _primed_event(request: PrimedRequest) -> dict[str, Any]:
-    """The event of a primed request, with the key the app checks where it checks one."""
-    headers = dict(request.headers)
+def _primed_event(sample: Sample) -> dict[str, Any]:
+    """The event of a sample, with the key the app checks where it checks one."""
+    headers = dict(sample.headers)
     api_key = get_api_settings().api_key
     if api_key is not None:
         headers[API_KEY_HEADER] = api_key.get_secret_value()
     # As the stack's own key: it holds every scope, with no client record to read.
     return rest_event(
-        request.method,
-        request.path,
-        request.body,
+        sample.method,
+        sample.path,
+        sample.body,
         headers,
         api_key_id=get_api_settings().stack_api_key_id,
         request_id="snapstart-priming",
     )
 
 
-def prime(handler: Handler) -> dict[str, int]:
-    """Create the AWS clients and serve each route once, stubbed; return each route's status."""
+def prime(handler: "LambdaHandler") -> dict[str, int]:
+    """Create the AWS clients and serve each declared sample of the API once through `handler`,
+    its AWS calls stubbed (app/api/operations.py); return each sample's status."""
     clients: dict[str, BaseClient] = {
         "dynamodb": get_dynamodb_client(),
         "sqs": get_sqs_client(),
@@ -157,18 +82,18 @@ def prime(handler: Handler) -> dict[str, int]:
     for stubber in stubbers.values():
         stubber.activate()
     try:
-        for request in PRIMED_REQUESTS:
-            for service, operation, response in request.answers:
-                stubbers[service].add_response(operation, response)
+        for declared in samples():
+            sample = declared.sample
+            for call in sample.calls:
+                stubbers[call.service].add_response(call.operation, call.answer)
             # The primed requests are nobody's: the metric lines they print (EMF, on stdout)
             # would count them in CloudWatch, once per snapshot. They are dropped.
             with redirect_stdout(io.StringIO()):
-                status = handler(_primed_event(request), None)["statusCode"]
-            name = f"{request.method} {request.path}" + (" with a key" if request.headers else "")
-            statuses[name] = status
-            if status >= 300:
+                status = handler(_primed_event(sample), None)["statusCode"]
+            statuses[declared.name] = status
+            if status != sample.status:
                 # A path left cold costs the first request time, not correctness: go on.
-                logger.warning("Priming %s answered %s", name, status)
+                logger.warning("Priming %s answered %s", declared.name, status)
     finally:
         for stubber in stubbers.values():
             stubber.deactivate()

@@ -8,13 +8,13 @@ Elsewhere (tests, uvicorn, the processor) it does nothing. See docs/adr/0004-sna
 """
 
 import random
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+if TYPE_CHECKING:
+    from app.entrypoints.lambda_handler import LambdaHandler
 
 
-def before_snapshot(handler: Handler) -> None:
+def before_snapshot(handler: "LambdaHandler") -> None:
     """Prime `handler`'s request paths; the priming code is imported only now."""
     from app.entrypoints.priming import prime
 
@@ -31,7 +31,7 @@ def after_restore() -> None:
     random.seed()
 
 
-def register(handler: Handler) -> bool:
+def register(handler: "LambdaHandler") -> bool:
     """On Lambda's Python runtime, prime `handler` before the snapshot; elsewhere do nothing."""
     try:
         from snapshot_restore_py import (  # type: ignore[import-untyped]

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from app.api.errors import register_exception_handlers
 from app.api.factory import create_app
-from app.api.security import authorize, check_scopes_declared, get_client_cache, requires
+from app.api.operations import Operation, Sample, check_declared
+from app.api.security import authorize, get_client_cache
 from app.config import get_api_settings
 from app.domain.clients import ALL_SCOPES, DEFAULT_SCOPES, Scope
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
@@ -117,22 +118,36 @@ def test_a_client_without_a_scope_is_refused_each_operation_it_needs(gateway: Te
         assert response.json() == {"message": f"This API key lacks the scope {scope}"}
 
 
-def test_an_operation_that_declares_no_scopes_stops_the_app_build() -> None:
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        None,
+        Operation(samples=[Sample("GET", "/things/1")]),
+        Operation(Scope.AGE_GROUPS_READ, samples=[]),
+    ],
+    ids=["none", "no scope", "no sample"],
+)
+def test_an_operation_without_its_scopes_and_a_sample_stops_the_app_build(
+    declaration: Operation | None,
+) -> None:
     router = APIRouter(prefix="/things")
 
-    @router.get("/{thing_id}")
+    @router.get("/{thing_id}", openapi_extra=declaration)
     async def get_thing(thing_id: str) -> str:
         return thing_id
 
-    with pytest.raises(ValueError, match=r"GET /things/\{thing_id\} declares no scopes"):
-        check_scopes_declared(router)
+    with pytest.raises(ValueError, match=r"GET /things/\{thing_id\} has no Operation"):
+        check_declared(router)
 
 
 def test_an_operation_that_declares_no_scopes_is_refused_to_every_caller() -> None:
     app = FastAPI(dependencies=[Depends(authorize)])
     register_exception_handlers(app)
 
-    @app.get("/declared", openapi_extra=requires(Scope.AGE_GROUPS_READ))
+    @app.get(
+        "/declared",
+        openapi_extra=Operation(Scope.AGE_GROUPS_READ, samples=[Sample("GET", "/declared")]),
+    )
     async def declared() -> str:
         return "ok"
 

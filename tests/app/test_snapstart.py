@@ -19,8 +19,10 @@ import pytest
 from fastapi.routing import APIRoute
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.api import factory
 from app.entrypoints import priming, snapstart
 from app.entrypoints.events import rest_event
+from app.entrypoints.lambda_handler import LambdaHandler
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.aws_events import load_event
@@ -56,11 +58,9 @@ def register_after_restore(func, *args, **kwargs):
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
 
 @pytest.fixture
-def handler() -> Handler:
+def handler() -> LambdaHandler:
     """The Lambda handler, imported once the functions' environment is set."""
     from app.main import handler
 
@@ -122,7 +122,7 @@ def fake_runtime_hooks(
 
 def test_register_hands_the_handler_to_the_before_snapshot_hook(
     monkeypatch: pytest.MonkeyPatch,
-    handler: Handler,
+    handler: LambdaHandler,
 ) -> None:
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     assert snapstart.register(handler) is False
@@ -169,7 +169,7 @@ def test_priming_serves_every_route_and_sends_no_request(
     stack: Stack,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    handler: Handler,
+    handler: LambdaHandler,
 ) -> None:
     refreshable_credentials(monkeypatch)
     sends = count_sends()
@@ -183,22 +183,22 @@ def test_priming_serves_every_route_and_sends_no_request(
         "IdempotencyTable": 0,
         "EnrollmentQueue": 0,
     }
-    assert sorted(statuses.values()) == [200, 200, 200, 201, 202, 202]
-    from app.main import app
-
-    api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    samples = factory.samples()
+    assert statuses == {declared.name: declared.sample.status for declared in samples}
+    api_routes = [route for route in handler.app.routes if isinstance(route, APIRoute)]
     every_route = {(method, route.path) for route in api_routes for method in route.methods or ()}
     primed = {
-        (method, route.path)
-        for method, path, *_ in priming.PRIMED_REQUESTS
+        (declared.sample.method, route.path)
+        for declared in samples
         for route in api_routes
-        if method in (route.methods or ()) and route.path_regex.match(path)
+        if declared.sample.method in (route.methods or ())
+        and route.path_regex.match(declared.sample.path)
     }
     assert primed == every_route
 
 
 def test_after_priming_the_clients_stay_cached_and_unstubbed(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: Handler
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: LambdaHandler
 ) -> None:
     refreshable_credentials(monkeypatch)
     priming.prime(handler)
@@ -212,7 +212,7 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
 
 
 def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(
-    stack: Stack, handler: Handler
+    stack: Stack, handler: LambdaHandler
 ) -> None:
     # The fixtures give static credentials from the environment, which would never refresh.
     priming.prime(handler)
@@ -252,7 +252,7 @@ def open_sockets() -> set[str]:
 
 
 def test_priming_exchanges_only_with_its_own_loopback_server_and_leaves_nothing_open(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: Handler
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: LambdaHandler
 ) -> None:
     refreshable_credentials(monkeypatch)
     served: list[str] = []

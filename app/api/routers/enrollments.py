@@ -7,6 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
+from app.adapters.samples import (
+    SAMPLE_ENROLLMENT,
+    SAMPLE_GROUP,
+    enrollment_published,
+    enrollment_put,
+    enrollment_read,
+    groups_scanned,
+    key_claimed,
+    written_with_its_claim,
+)
 from app.api.concurrency import run_blocking
 from app.api.dependencies import (
     AgeGroupRepositoryDep,
@@ -16,8 +26,9 @@ from app.api.dependencies import (
     MetricsDep,
 )
 from app.api.documented import IDEMPOTENT_RESPONSES, error_answer
+from app.api.operations import Operation, Sample
 from app.api.routers import LOCATION_HEADER, location
-from app.api.security import CallerDep, requires
+from app.api.security import CallerDep
 from app.config import get_api_settings
 from app.domain.clients import Scope
 from app.domain.errors import NotFoundError
@@ -62,6 +73,39 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
         response.headers["Retry-After"] = seconds
 
 
+_SAMPLE_BODY = {
+    "name": SAMPLE_ENROLLMENT.name,
+    "age": SAMPLE_ENROLLMENT.age,
+    "cpf": SAMPLE_ENROLLMENT.cpf,
+}
+CREATE_ENROLLMENT = Operation(
+    Scope.ENROLLMENTS_WRITE,
+    samples=[
+        Sample(
+            "POST",
+            "/enrollments",
+            _SAMPLE_BODY,
+            calls=(groups_scanned(SAMPLE_GROUP), enrollment_published(), enrollment_put()),
+            status=202,
+        ),
+        # With a key: its claim first, and its completion in the enrollment's write.
+        Sample(
+            "POST",
+            "/enrollments",
+            _SAMPLE_BODY,
+            {"Idempotency-Key": "sample-request"},
+            calls=(
+                key_claimed(),
+                groups_scanned(SAMPLE_GROUP),
+                enrollment_published(),
+                written_with_its_claim(),
+            ),
+            status=202,
+        ),
+    ],
+)
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -70,7 +114,7 @@ def set_retry_after(response: Response, enrollment: Enrollment) -> None:
         status.HTTP_400_BAD_REQUEST: error_answer("The age is in no age group"),
         **IDEMPOTENT_RESPONSES,
     },
-    openapi_extra=requires(Scope.ENROLLMENTS_WRITE),
+    openapi_extra=CREATE_ENROLLMENT,
 )
 async def create_enrollment(
     new: EnrollmentCreate,
@@ -101,6 +145,19 @@ async def create_enrollment(
     return enrollment
 
 
+READ_ENROLLMENT = Operation(
+    Scope.ENROLLMENTS_READ,
+    Scope.ENROLLMENTS_READ_ALL,
+    samples=[
+        Sample(
+            "GET",
+            f"/enrollments/{SAMPLE_ENROLLMENT.enrollment_id}",
+            calls=(enrollment_read(SAMPLE_ENROLLMENT),),
+        )
+    ],
+)
+
+
 @router.get(
     "/{enrollment_id}",
     responses={
@@ -109,7 +166,7 @@ async def create_enrollment(
             "No enrollment has this id, or none the caller may read"
         ),
     },
-    openapi_extra=requires(Scope.ENROLLMENTS_READ, Scope.ENROLLMENTS_READ_ALL),
+    openapi_extra=READ_ENROLLMENT,
 )
 async def get_enrollment(
     enrollment_id: UUID,
