@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from app.adapters.idempotency import LEASE_SECONDS
+from app.adapters.claims import LEASE_SECONDS
 from app.domain.cpf import with_check_digits
 from local.activity import percentile
 from local.config import LocalSettings

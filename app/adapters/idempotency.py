@@ -19,11 +19,23 @@ the claim; its completion rides in the write the request makes anyway.
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from botocore.exceptions import ClientError
 
+from app.adapters.claims import (
+    COMPLETED,
+    EXPIRY_ATTRIBUTE,
+    HELD,
+    HELD_NAMES,
+    IN_PROGRESS,
+    LEASE_SECONDS,
+    RETENTION_SECONDS,
+    Answer,
+    Claim,
+    Item,
+)
 from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
 from app.adapters.tables import IDEMPOTENCY
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
@@ -31,64 +43,6 @@ from app.domain.errors import DependencyError, IdempotencyKeyReusedError, Reques
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
-
-
-# How long an answer is remembered; DynamoDB's TTL deletes the record some time after.
-RETENTION_SECONDS = 24 * 60 * 60
-EXPIRY_ATTRIBUTE = "expires_at"
-# Longer than any request can run: API Gateway gives up after 29 s, and the function's timeout
-# (the template's ApiTimeoutSeconds, at most 28) is shorter still.
-LEASE_SECONDS = 30
-
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
-
-Item = dict[str, "AttributeValueTypeDef"]
-
-# The condition of every write that settles a claim: the record is still in progress under it.
-HELD = "#state = :in_progress AND #token = :token"
-HELD_NAMES = {"#state": "state", "#token": "token"}
-
-
-class Claim(NamedTuple):
-    """The right to execute the request with one key, held under `token`."""
-
-    table_name: str
-    request_key: str
-    token: str
-
-    @property
-    def key(self) -> Item:
-        return {"request_key": {"S": self.request_key}}
-
-    def held_values(self) -> Item:
-        """The values of the `HELD` condition for this claim."""
-        return {":in_progress": {"S": IN_PROGRESS}, ":token": {"S": self.token}}
-
-    def completion(self, body: str) -> "TransactWriteItemTypeDef":
-        """The write that completes this claim with `body`, in the resource's transaction.
-
-        It fails (and with it the transaction) if the claim was lost: taken over after its lease.
-        """
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": self.key,
-                "UpdateExpression": "SET #state = :completed, response_body = :body",
-                "ConditionExpression": HELD,
-                "ExpressionAttributeNames": HELD_NAMES,
-                "ExpressionAttributeValues": self.held_values()
-                | {":completed": {"S": COMPLETED}, ":body": {"S": body}},
-            }
-        }
-
-
-class Answer(NamedTuple):
-    """The remembered answer to the first request with a key: a body, and a status if refused."""
-
-    body: str
-    status: int | None = None
 
 
 class IdempotencyRepository:

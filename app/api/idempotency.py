@@ -16,7 +16,8 @@ from typing import TypeVar
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from app.adapters.idempotency import Answer, IdempotencyRepository
+from app.adapters.claims import Answer
+from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.domain.clients import Caller
 from app.domain.errors import IdempotencyKeyInvalidError, RefusalError

@@ -26,7 +26,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
-from app.adapters.idempotency import LEASE_SECONDS, RETENTION_SECONDS, IdempotencyRepository
+from app.adapters.claims import LEASE_SECONDS, RETENTION_SECONDS
+from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.api.factory import create_app
 from app.api.idempotency import KEY_PATTERN, check_key

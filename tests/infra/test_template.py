@@ -266,7 +266,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -
 
 
 def test_idempotency_records_expire_through_their_ttl_attribute(cfn: dict[str, Any]) -> None:
-    from app.adapters.idempotency import EXPIRY_ATTRIBUTE
+    from app.adapters.claims import EXPIRY_ATTRIBUTE
 
     table = props(cfn, "IdempotencyTable")
     assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True}

@@ -1,0 +1,66 @@
+"""An `Idempotency-Key`'s record: the claim a request holds on it, and the answer it keeps.
+
+`app.adapters.idempotency` claims, completes and releases the records; this module says what a
+record holds and how a claim's completion is written in the resource's own transaction.
+"""
+
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+# How long an answer is remembered; DynamoDB's TTL deletes the record some time after.
+RETENTION_SECONDS = 24 * 60 * 60
+EXPIRY_ATTRIBUTE = "expires_at"
+# Longer than any request can run: API Gateway gives up after 29 s, and the function's timeout
+# (the template's ApiTimeoutSeconds, at most 28) is shorter still.
+LEASE_SECONDS = 30
+
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+
+Item = dict[str, "AttributeValueTypeDef"]
+
+# The condition of every write that settles a claim: the record is still in progress under it.
+HELD = "#state = :in_progress AND #token = :token"
+HELD_NAMES = {"#state": "state", "#token": "token"}
+
+
+class Claim(NamedTuple):
+    """The right to execute the request with one key, held under `token`."""
+
+    table_name: str
+    request_key: str
+    token: str
+
+    @property
+    def key(self) -> Item:
+        return {"request_key": {"S": self.request_key}}
+
+    def held_values(self) -> Item:
+        """The values of the `HELD` condition for this claim."""
+        return {":in_progress": {"S": IN_PROGRESS}, ":token": {"S": self.token}}
+
+    def completion(self, body: str) -> "TransactWriteItemTypeDef":
+        """The write that completes this claim with `body`, in the resource's transaction.
+
+        It fails (and with it the transaction) if the claim was lost: taken over after its lease.
+        """
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": self.key,
+                "UpdateExpression": "SET #state = :completed, response_body = :body",
+                "ConditionExpression": HELD,
+                "ExpressionAttributeNames": HELD_NAMES,
+                "ExpressionAttributeValues": self.held_values()
+                | {":completed": {"S": COMPLETED}, ":body": {"S": body}},
+            }
+        }
+
+
+class Answer(NamedTuple):
+    """The remembered answer to the first request with a key: a body, and a status if refused."""
+
+    body: str
+    status: int | None = None
