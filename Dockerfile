@@ -26,6 +26,7 @@ COPY --from=build /srv/.venv /srv/.venv
 COPY template.yaml ./
 COPY app ./app
 COPY processor ./processor
+COPY notifier ./notifier
 COPY local ./local
 ENV PATH=/srv/.venv/bin:$PATH \
     PYTHONPATH=/srv \

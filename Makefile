@@ -101,8 +101,8 @@ LAMBDA_PYTHON ?= 3.13
 BUILD_LAMBDA := UV=$(UV) LAMBDA_PLATFORM=$(LAMBDA_PLATFORM) LAMBDA_PYTHON=$(LAMBDA_PYTHON) \
 	scripts/build-lambda.sh
 
-.PHONY: build build-ApiFunction build-ProcessorFunction build-PreTrafficHook check-template deploy \
-	deploy-built
+.PHONY: build build-ApiFunction build-ProcessorFunction build-NotifierFunction build-PreTrafficHook \
+	check-template deploy deploy-built
 
 build: | $(UV) ## Build the Lambda artifacts (python3.13, arm64) into .aws-sam/build, no Docker
 	$(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
@@ -114,6 +114,10 @@ build-ApiFunction: | $(UV)
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \
 		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" processor.handler
+
+build-NotifierFunction: | $(UV)
+	LAMBDA_EXTRAS=notifier LAMBDA_AWS_SERVICES="dynamodb sqs" \
+		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" notifier.handler
 
 # The common dependencies only (no extra): botocore, to invoke the API's new version and report to
 # CodeDeploy, and pydantic-settings for its settings.

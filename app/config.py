@@ -13,8 +13,13 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # A resource's name or URL: set, and not empty.
 Name = Annotated[str, Field(min_length=1)]
@@ -65,6 +70,11 @@ class ApiSettings(FunctionSettings):
     # behind `make run`'s stand-in for it, the gateway checks the key and this stays unset.
     api_key: SecretStr | None = None
     docs_enabled: bool = False
+    webhooks_table: Name
+    webhook_deliveries_table: Name
+    webhook_delivery_queue_url: Name
+    # Only `make run` sets it: a webhook URL may then be `http` to a loopback address.
+    webhook_allow_loopback_http: bool = False
 
 
 class ProcessorSettings(FunctionSettings):
@@ -75,6 +85,34 @@ class ProcessorSettings(FunctionSettings):
     # The API function's timeout (the template's ApiTimeoutSeconds): a request that published a
     # message writes its enrollment within it, or never.
     api_timeout_seconds: float = Field(gt=0)
+
+
+class NotifierSettings(FunctionSettings):
+    """The webhook notifier's environment (template.yaml, NotifierFunction)."""
+
+    enrollments_table: Name
+    webhooks_table: Name
+    webhook_deliveries_table: Name
+    webhook_delivery_queue_url: Name
+    # Only `make run` sets it, as the API's.
+    webhook_allow_loopback_http: bool = False
+    # Seconds before each retry, comma-separated; unset, the Standard Webhooks schedule
+    # (app.domain.webhooks.RETRY_DELAYS). `make run` passes it on, so that retries can be watched.
+    webhook_retry_delays: Annotated[tuple[float, ...] | None, NoDecode] = None
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",")) if value.strip() else None
+        return value
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _not_negative(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is not None and any(delay < 0 for delay in value):
+            raise ValueError("each delay must be 0 seconds or more")
+        return value
 
 
 class _Runtime(BaseSettings):
@@ -122,6 +160,12 @@ def get_api_settings() -> ApiSettings:
 def get_processor_settings() -> ProcessorSettings:
     """The processor function's settings, read once."""
     return read_settings(ProcessorSettings)
+
+
+@lru_cache
+def get_notifier_settings() -> NotifierSettings:
+    """The notifier function's settings, read once."""
+    return read_settings(NotifierSettings)
 
 
 def check_at_init(get_settings: Callable[[], FunctionSettings]) -> None:

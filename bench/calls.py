@@ -72,7 +72,7 @@ class SampleState:
     ) -> None:
         """`extra`: items beside the sample's own, each with its table's name."""
         self._dynamodb = dynamodb
-        self._keys = {table_names[spec.logical_id]: spec.key for spec in TABLES}
+        self._specs = {table_names[spec.logical_id]: spec for spec in TABLES}
         self._existing = [
             (table_names[call.table.logical_id], item)
             for call in sample.calls
@@ -92,8 +92,7 @@ class SampleState:
 
     def _delete(self, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for table, item in items:
-            key = self._keys[table]
-            self._dynamodb.delete_item(TableName=table, Key={key: item[key]})
+            self._dynamodb.delete_item(TableName=table, Key=self._specs[table].key_of(item))
 
 
 def created_items(calls: Sequence[Recorded]) -> list[tuple[str, dict[str, Any]]]:

@@ -7,7 +7,9 @@ time, and deletes only the records that succeeded: those not named in the handle
 not delete reappear after the visibility timeout and, after the queue's `maxReceiveCount`, move
 to its dead-letter queue, as on AWS.
 
-`python -m local.poller --queue-url URL` runs it for the template's processor function.
+`python -m local.poller --queue-url URL` runs it for the template's processor function. For a
+function that also reads a table's stream (the notifier), `--stream-arn` runs that mapping too,
+in the same process (`local.stream`).
 """
 
 import argparse
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,7 @@ from botocore.config import Config
 from local.aws_shapes import LambdaContext, sqs_record
 from local.config import get_local_settings
 from local.process import configure_logging, exit_with_parent
+from local.stream import StreamEventSourceMapping, stream_source
 from local.template import load_template
 
 if TYPE_CHECKING:
@@ -150,13 +154,7 @@ class EventSourceMapping:
         """Invoke the handler with a batch; delete the records that succeeded, return their ids."""
         event = {"Records": [sqs_record(m, self._queue_arn, self._region) for m in messages]}
         batch = {m["MessageId"] for m in messages}
-        context = LambdaContext.of(
-            self._function.name,
-            self._function.memory_mb,
-            self._function.timeout_seconds,
-            self._region,
-            self._account,
-        )
+        context = self.context()
         started = time.monotonic()
         try:
             response = self._handler(event, context)
@@ -187,6 +185,16 @@ class EventSourceMapping:
             elapsed,
         )
         return {m["MessageId"] for m in succeeded}
+
+    def context(self) -> LambdaContext:
+        """The context of an invocation of the function, starting now."""
+        return LambdaContext.of(
+            self._function.name,
+            self._function.memory_mb,
+            self._function.timeout_seconds,
+            self._region,
+            self._account,
+        )
 
     def _delete(self, messages: Sequence["MessageTypeDef"]) -> None:
         for start in range(0, len(messages), 10):
@@ -287,21 +295,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--function", default="ProcessorFunction", help="template logical id")
+    parser.add_argument("--stream-arn", help="the function's DynamoDB stream, if it reads one")
+    parser.add_argument("--checkpoint", type=Path, help="where the stream mapping keeps its place")
+    parser.add_argument("--failure-queue-url", help="the stream mapping's on-failure queue")
     args = parser.parse_args(argv)
-    configure_logging("poller")
+    configure_logging("poller" if args.function == "ProcessorFunction" else "notifier")
     exit_with_parent()
-    function = sqs_function_config(load_template(), args.function)
+    template = load_template()
+    function = sqs_function_config(template, args.function)
     region = get_local_settings().region
-    mapping = EventSourceMapping(
-        boto3.client("sqs", region_name=region, config=SQS_CLIENT_CONFIG),
-        args.queue_url,
-        import_handler(function.handler),
-        function,
-        region=region,
-    )
+    sqs = boto3.client("sqs", region_name=region, config=SQS_CLIENT_CONFIG)
+    handler = import_handler(function.handler)
+    mapping = EventSourceMapping(sqs, args.queue_url, handler, function, region=region)
+    stream = None
+    if args.stream_arn:
+        source = stream_source(template, args.function)
+        if source is None or args.checkpoint is None:
+            parser.error(f"{args.function} reads no stream, or --checkpoint is missing")
+        stream = StreamEventSourceMapping(
+            boto3.client("dynamodbstreams", region_name=region),
+            args.stream_arn,
+            handler,
+            source,
+            mapping.context,
+            args.checkpoint,
+            sqs,
+            args.failure_queue_url,
+        )
+        threading.Thread(target=stream.run, name="stream", daemon=True).start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         mapping.stop()
+        if stream is not None:
+            stream.stop()
         # A stop takes a long poll and the invocations in progress; if it takes much longer,
         # show where each thread is (the supervisor kills the poller after 30 s).
         faulthandler.dump_traceback_later(STOP_DIAGNOSTIC_SECONDS, exit=False)

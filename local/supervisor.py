@@ -1,12 +1,14 @@
-"""The whole service on one machine: an AWS emulator, the API, and the queue poller.
+"""The whole service on one machine: an AWS emulator, the API, the queue poller and the notifier.
 
 Each runs in a child process of the supervisor, which starts them in order (emulator, tables and
-queues from `template.yaml`, API, poller) and stops them in reverse. The poller can be stopped
-and started on its own, as Lambda's event source mapping can be disabled and enabled.
+queues from `template.yaml`, API, poller, notifier) and stops them in reverse. The poller and the
+notifier can be stopped and started on their own, as Lambda's event source mappings can be
+disabled and enabled. The notifier is the processor's kind of poller for the notifier function:
+the delivery queue's mapping, and the enrollments table's stream mapping (`local.stream`).
 
-An API or a poller that exits on its own is started again, with the same environment, after a
-wait that grows while it keeps failing (`RestartPolicy`), as Lambda's event source keeps polling
-when a function crashes; the emulator, and the tables, keys and messages it holds, stay. An
+An API, a poller or a notifier that exits on its own is started again, with the same environment,
+after a wait that grows while it keeps failing (`RestartPolicy`), as Lambda's event source keeps
+polling when a function crashes; the emulator, and the tables, keys and messages it holds, stay. An
 emulator that exits takes its state with it: there is nothing left to keep (`exited()`).
 """
 
@@ -15,10 +17,12 @@ import logging
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import boto3
@@ -35,6 +39,7 @@ from local.emulator import Emulator, wait_until_serving
 from local.gateway import provision_gateway
 from local.poller import sqs_function_config
 from local.process import spawn, stop
+from local.stream import stream_source
 from local.template import Stack, load_template, provision
 
 if TYPE_CHECKING:
@@ -44,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 API_FUNCTION = "ApiFunction"
 PROCESSOR_FUNCTION = "ProcessorFunction"
+NOTIFIER_FUNCTION = "NotifierFunction"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # The poller finishes the invocations in progress before it exits: up to a processing delay.
 STOP_TIMEOUT_SECONDS = 30
@@ -160,6 +166,9 @@ class LocalService:
         self._output = output
         self._api: Child | None = None
         self._poller: Child | None = None
+        self._notifier: Child | None = None
+        # Where the notifier's stream mapping keeps its place, for this run.
+        self._checkpoints = tempfile.TemporaryDirectory(prefix="enrollment-stream-")
         # Held while a child is started, tended or taken away: the watcher never starts again a
         # poller that `stop_poller` is stopping.
         self._children = threading.Lock()
@@ -203,6 +212,8 @@ class LocalService:
         env["DOCS_ENABLED"] = str(self.settings.docs_enabled).lower()
         if self.settings.processing_delay_seconds is not None:
             env["PROCESSING_DELAY_SECONDS"] = str(self.settings.processing_delay_seconds)
+        # Webhooks to a receiver on this machine (`http://127.0.0.1:...`): the local run's alone.
+        env["WEBHOOK_ALLOW_LOOPBACK_HTTP"] = "true"
         return env
 
     def aws_client(self, name: str) -> Any:
@@ -291,6 +302,7 @@ class LocalService:
             api = self._api.process
         if self.stack is not None:
             self.start_poller()
+            self.start_notifier()
         wait_until_serving(f"{self.api_url}/docs", timeout=60, process=api)
         self._summarizer = threading.Thread(target=self._summarize, name="summary", daemon=True)
         self._summarizer.start()
@@ -303,7 +315,7 @@ class LocalService:
     def _watch(self) -> None:
         while not self._stopping.wait(WATCH_INTERVAL_SECONDS):
             with self._children:
-                for child in (self._api, self._poller):
+                for child in (self._api, self._poller, self._notifier):
                     if child is not None:
                         child.tend()
 
@@ -378,11 +390,46 @@ class LocalService:
                 poller.process.kill()
             stop(poller.process, STOP_TIMEOUT_SECONDS)
 
-    def processes(self) -> dict[str, "subprocess.Popen[str]"]:
-        """The child processes now, by name (`emulator`, `api`, `poller`); one that exited
-        stays until it is started again."""
+    def start_notifier(self) -> None:
+        """Start the notifier's event source mappings (if they are not started): the delivery
+        queue's, and the enrollments table's stream, from where it left off."""
+        if self.stack is None:
+            raise RuntimeError("No local stack: LOCAL_STACK is false")
+        source = stream_source(self.template, NOTIFIER_FUNCTION)
+        queue = sqs_function_config(self.template, NOTIFIER_FUNCTION).queue_id
+        assert source is not None, "the template's notifier reads the enrollments table's stream"
+        args = [
+            "--function",
+            NOTIFIER_FUNCTION,
+            "--queue-url",
+            self.stack.refs[queue],
+            "--stream-arn",
+            self.stack.attributes[(source.table_id, "StreamArn")],
+            "--checkpoint",
+            str(Path(self._checkpoints.name) / "enrollments-stream.json"),
+        ]
+        if source.failure_queue_id is not None:
+            args += ["--failure-queue-url", self.stack.refs[source.failure_queue_id]]
+        env = self.function_environment(NOTIFIER_FUNCTION)
         with self._children:
-            children = {"api": self._api, "poller": self._poller}
+            if self._notifier is None:
+                self._notifier = self._child("notifier", "local.poller", args, env)
+
+    def stop_notifier(self, kill: bool = False) -> None:
+        """Stop the notifier, or kill it mid-batch: its records come back, as a crashed
+        invocation's do."""
+        with self._children:
+            notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            if kill:
+                notifier.process.kill()
+            stop(notifier.process, STOP_TIMEOUT_SECONDS)
+
+    def processes(self) -> dict[str, "subprocess.Popen[str]"]:
+        """The child processes now, by name (`emulator`, `api`, `poller`, `notifier`); one that
+        exited stays until it is started again."""
+        with self._children:
+            children = {"api": self._api, "poller": self._poller, "notifier": self._notifier}
             processes = {name: c.process for name, c in children.items() if c is not None}
         if self.emulator is not None and self.emulator.process is not None:
             processes["emulator"] = self.emulator.process
@@ -403,8 +450,10 @@ class LocalService:
             if thread is not None:
                 thread.join()
         with self._children:
-            children = [c.process for c in (self._poller, self._api) if c is not None]
-            self._poller = self._api = None
+            children = [
+                c.process for c in (self._notifier, self._poller, self._api) if c is not None
+            ]
+            self._notifier = self._poller = self._api = None
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -412,3 +461,4 @@ class LocalService:
             stop(child, STOP_TIMEOUT_SECONDS)
         if self.emulator is not None:
             self.emulator.stop()
+        self._checkpoints.cleanup()

@@ -19,10 +19,10 @@ from starlette.types import ASGIApp
 
 from app.adapters import clients
 from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
-from app.api.dependencies import get_metrics
+from app.api.dependencies import get_metrics, get_resolver
 from app.api.factory import create_app
 from app.api.security import get_caller, get_client_cache
-from app.config import get_api_settings, get_processor_settings
+from app.config import get_api_settings, get_notifier_settings, get_processor_settings
 from app.domain import processing
 from app.domain.clients import ALL_SCOPES, Caller, Client, Scope
 from local.api import server_config
@@ -31,7 +31,9 @@ from local.config import LocalSettings
 from local.emulator import emulator_server, free_port
 from local.supervisor import LocalService, RestartPolicy
 from local.template import Stack, load_template, provision, resources_of_type
+from notifier.handler import get_stores
 from processor.handler import get_enrollment_repository
+from tests.webhooks import FakeResolver
 
 VALID_CPF = "52998224725"
 API_KEY = "test-key"
@@ -43,6 +45,8 @@ settings.register_profile("fuzz", max_examples=5_000)
 _CACHED_PROVIDERS = (
     get_api_settings,
     get_processor_settings,
+    get_notifier_settings,
+    get_stores,
     get_metrics,
     get_aws_session,
     get_dynamodb_client,
@@ -58,7 +62,7 @@ def clear_cached_providers() -> None:
         provider.cache_clear()
 
 
-FUNCTIONS = ("ApiFunction", "ProcessorFunction")
+FUNCTIONS = ("ApiFunction", "ProcessorFunction", "NotifierFunction")
 # What moto names a queue it creates in the tests' account and region.
 MOTO_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/{}"
 
@@ -158,6 +162,17 @@ def in_process_app(app: FastAPI | None = None) -> FastAPI:
         return IN_PROCESS_CALLER
 
     app.dependency_overrides[get_caller] = in_process_caller
+    return offline(app)
+
+
+def offline(app: FastAPI, resolver: FakeResolver | None = None) -> FastAPI:
+    """`app`, whose webhook URLs' hosts are resolved without the network (`FakeResolver`)."""
+    fake = resolver or FakeResolver()
+
+    async def fake_resolver() -> FakeResolver:
+        return fake
+
+    app.dependency_overrides[get_resolver] = fake_resolver
     return app
 
 
@@ -197,10 +212,12 @@ def add_client(
     return client
 
 
-def queued_event(stack: Stack) -> dict[str, Any]:
-    """The messages now on the enrollment queue, as the SQS event Lambda would deliver."""
-    arn = stack.attributes[("EnrollmentQueue", "Arn")]
-    return {"Records": [sqs_record(m, arn, "us-east-1") for m in queued_messages(stack)]}  # type: ignore[arg-type]
+def queued_event(stack: Stack, queue_id: str = "EnrollmentQueue") -> dict[str, Any]:
+    """The messages now on a queue of the stack (the enrollment queue by default), as the SQS
+    event Lambda would deliver."""
+    arn = stack.attributes[(queue_id, "Arn")]
+    messages = queued_messages(stack, queue_id)
+    return {"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}  # type: ignore[arg-type]
 
 
 def queued_messages(stack: Stack, queue_id: str = "EnrollmentQueue") -> list[dict[str, Any]]:
@@ -283,4 +300,4 @@ def app_with_docs() -> FastAPI:
             env.setenv(name, value)
         env.setenv("DOCS_ENABLED", "true")
         get_api_settings.cache_clear()
-        return create_app()
+        return offline(create_app())

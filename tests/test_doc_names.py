@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ApiSettings, ProcessorSettings
+from app.config import ApiSettings, NotifierSettings, ProcessorSettings
 from app.observability.metrics import Metric
 from deploy_hooks.config import HookSettings
 from local.clients import parser as clients_parser
@@ -91,7 +91,9 @@ ALARMS = set(resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm"))
 TABLES = set(resources_of_type(TEMPLATE, "AWS::DynamoDB::Table"))
 METRICS = {str(metric) for metric in Metric}
 SETTINGS = {
-    name.upper() for settings in (ApiSettings, ProcessorSettings) for name in settings.model_fields
+    name.upper()
+    for settings in (ApiSettings, ProcessorSettings, NotifierSettings)
+    for name in settings.model_fields
 }
 HOOK_SETTINGS = {name.upper() for name in HookSettings.model_fields}
 LOCAL_SETTINGS = {

@@ -10,10 +10,18 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from app.adapters import age_groups, enrollments
-from app.adapters.tables import AGE_GROUPS, ENROLLMENTS, IDEMPOTENCY, TableSpec
+from app.adapters import age_groups, deliveries, enrollments, webhooks
+from app.adapters.tables import (
+    AGE_GROUPS,
+    DELIVERIES,
+    ENROLLMENTS,
+    IDEMPOTENCY,
+    WEBHOOKS,
+    TableSpec,
+)
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.domain.models.webhooks import DeliveryAttempt, DeliveryOutcome, WebhookEndpoint
 
 
 class AwsCall(NamedTuple):
@@ -45,6 +53,29 @@ SAMPLE_ENROLLMENT = Enrollment(
     status=EnrollmentStatus.PENDING,
     created_at=SAMPLE_TIME,
     updated_at=SAMPLE_TIME,
+)
+
+
+# The samples' caller: the id of the stack's own key in the events they are sent as
+# (app.entrypoints.events.SAMPLE_API_KEY_ID, which a test holds this to).
+SAMPLE_CALLER_KEY_ID = "k1l2m3n4o5"
+# An endpoint at a public address, written as one: checking it needs no DNS.
+SAMPLE_ENDPOINT = WebhookEndpoint(
+    url="https://93.184.215.14/webhooks",
+    enabled=True,
+    created_at=SAMPLE_TIME,
+    updated_at=SAMPLE_TIME,
+    secret="whsec_" + "A" * 43 + "=",
+)
+SAMPLE_DELIVERY = DeliveryAttempt(
+    delivery_id="dlv_019b77f6e40000000000",
+    webhook_id=f"msg_{SAMPLE_ENROLLMENT.enrollment_id.hex}_enrollment_processed",
+    event_type="enrollment.processed",
+    enrollment_id=SAMPLE_ENROLLMENT.enrollment_id,
+    attempt=1,
+    outcome=DeliveryOutcome.DELIVERED,
+    status_code=204,
+    attempted_at=SAMPLE_TIME,
 )
 
 
@@ -88,3 +119,46 @@ def key_claimed() -> AwsCall:
 def written_with_its_claim() -> AwsCall:
     """A new resource and its claim's completion, written in one transaction."""
     return AwsCall("dynamodb", "transact_write_items", {})
+
+
+def _endpoint_item() -> dict[str, Any]:
+    return webhooks.to_item(SAMPLE_CALLER_KEY_ID, SAMPLE_ENDPOINT)
+
+
+def endpoint_set() -> AwsCall:
+    """The caller's endpoint set, its secret made or kept."""
+    return AwsCall("dynamodb", "update_item", {"Attributes": _endpoint_item()}, WEBHOOKS)
+
+
+def endpoint_read() -> AwsCall:
+    """The caller's endpoint, which exists, read."""
+    item = _endpoint_item()
+    return AwsCall("dynamodb", "get_item", {"Item": item}, WEBHOOKS, (item,))
+
+
+def endpoint_updated() -> AwsCall:
+    """The caller's endpoint, which exists, updated: its secret rotated."""
+    item = _endpoint_item()
+    return AwsCall("dynamodb", "update_item", {"Attributes": item}, WEBHOOKS, (item,))
+
+
+def endpoint_deleted() -> AwsCall:
+    """The caller's endpoint, which exists, removed."""
+    return AwsCall("dynamodb", "delete_item", {}, WEBHOOKS, (_endpoint_item(),))
+
+
+def deliveries_queried() -> AwsCall:
+    """The caller's recent delivery attempts, one of them."""
+    item = deliveries.to_item(SAMPLE_CALLER_KEY_ID, SAMPLE_DELIVERY)
+    return AwsCall("dynamodb", "query", {"Items": [item], "Count": 1}, DELIVERIES, (item,))
+
+
+def delivery_read() -> AwsCall:
+    """One of the caller's delivery attempts, which exists, read."""
+    item = deliveries.to_item(SAMPLE_CALLER_KEY_ID, SAMPLE_DELIVERY)
+    return AwsCall("dynamodb", "get_item", {"Item": item}, DELIVERIES, (item,))
+
+
+def delivery_queued() -> AwsCall:
+    """A delivery job sent to the delivery queue."""
+    return AwsCall("sqs", "send_message", {"MessageId": "00000000-0000-4000-8000-000000000003"})

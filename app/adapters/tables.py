@@ -18,14 +18,25 @@ class TableSpec(NamedTuple):
     key: str
     # How errors and logs name it; a client is never told.
     dependency: str
+    # Its sort key, where items share a partition.
+    sort_key: str | None = None
+
+    def key_of(self, item: dict[str, object]) -> dict[str, object]:
+        """The key attributes of one of its items."""
+        names = (self.key,) if self.sort_key is None else (self.key, self.sort_key)
+        return {name: item[name] for name in names}
 
 
 AGE_GROUPS = TableSpec("AgeGroupsTable", "age_group_id", "The age groups table")
 ENROLLMENTS = TableSpec("EnrollmentsTable", "enrollment_id", "The enrollments table")
 IDEMPOTENCY = TableSpec("IdempotencyTable", "request_key", "The idempotency table")
 CLIENTS = TableSpec("ClientsTable", "api_key_id", "The clients table")
+WEBHOOKS = TableSpec("WebhooksTable", "api_key_id", "The webhooks table")
+DELIVERIES = TableSpec(
+    "WebhookDeliveriesTable", "api_key_id", "The webhook deliveries table", "delivery_id"
+)
 
-TABLES = (AGE_GROUPS, ENROLLMENTS, IDEMPOTENCY, CLIENTS)
+TABLES = (AGE_GROUPS, ENROLLMENTS, IDEMPOTENCY, CLIENTS, WEBHOOKS, DELIVERIES)
 
 
 class Table(NamedTuple):

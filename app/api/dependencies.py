@@ -13,14 +13,19 @@ from fastapi import Depends, Header, Request, Response
 
 from app.adapters.age_groups import AgeGroupRepository
 from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.deliveries import DeliveryRepository
+from app.adapters.delivery_queue import DeliveryQueue
 from app.adapters.enrollments import EnrollmentRepository
 from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.queue import EnrollmentQueue
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
+from app.adapters.webhook_http import SystemResolver
+from app.adapters.webhooks import WebhookRepository
 from app.api import idempotency
 from app.api.errors import render_refusal
 from app.api.security import CallerDep
 from app.config import get_api_settings
+from app.domain.destinations import Resolver
 from app.domain.errors import IdempotencyKeyRepeatedError
 from app.observability.metrics import MetricsEmitter
 
@@ -43,6 +48,26 @@ async def get_idempotency_repository() -> IdempotencyRepository:
 async def get_enrollment_queue() -> EnrollmentQueue:
     """The enrollment queue over this process's SQS client."""
     return EnrollmentQueue(get_sqs_client(), get_api_settings().enrollment_queue_url)
+
+
+async def get_webhook_repository() -> WebhookRepository:
+    """The webhook endpoints' repository over this process's DynamoDB client."""
+    return WebhookRepository(get_dynamodb_client(), get_api_settings().webhooks_table)
+
+
+async def get_delivery_repository() -> DeliveryRepository:
+    """The webhook deliveries' repository over this process's DynamoDB client."""
+    return DeliveryRepository(get_dynamodb_client(), get_api_settings().webhook_deliveries_table)
+
+
+async def get_delivery_queue() -> DeliveryQueue:
+    """The webhook delivery queue over this process's SQS client."""
+    return DeliveryQueue(get_sqs_client(), get_api_settings().webhook_delivery_queue_url)
+
+
+async def get_resolver() -> Resolver:
+    """DNS, which says where a webhook URL's host is."""
+    return SystemResolver()
 
 
 async def get_unit_of_work() -> DynamoDBUnitOfWork:
@@ -95,6 +120,10 @@ AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repo
 EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
 EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]
 IdempotencyDep = Annotated[idempotency.Idempotency, Depends(get_idempotency)]
+WebhookRepositoryDep = Annotated[WebhookRepository, Depends(get_webhook_repository)]
+DeliveryRepositoryDep = Annotated[DeliveryRepository, Depends(get_delivery_repository)]
+DeliveryQueueDep = Annotated[DeliveryQueue, Depends(get_delivery_queue)]
+ResolverDep = Annotated[Resolver, Depends(get_resolver)]
 
 
 async def get_request_metrics() -> MetricsEmitter:

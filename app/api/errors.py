@@ -22,6 +22,7 @@ from app.domain.errors import (
     RequestInProgressError,
     TooManyAgeGroupsError,
     UnknownCallerError,
+    UnsafeWebhookUrlError,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,13 @@ async def _key_reused(request: Request, exc: Exception) -> Response:
     return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[error])
 
 
+async def _unsafe_url(request: Request, exc: Exception) -> Response:
+    # A URL that is well-formed but where no delivery may go: a 422 naming the rule it breaks.
+    assert isinstance(exc, UnsafeWebhookUrlError)
+    error = {"loc": ["body", "url"], "msg": exc.rule, "type": "unsafe_webhook_url"}
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[error])
+
+
 async def _in_progress(request: Request, exc: Exception) -> Response:
     return error_response(
         status.HTTP_409_CONFLICT,
@@ -138,6 +146,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyKeyInvalidError, _bad_request)
     app.add_exception_handler(IdempotencyKeyReusedError, _key_reused)
     app.add_exception_handler(RequestInProgressError, _in_progress)
+    app.add_exception_handler(UnsafeWebhookUrlError, _unsafe_url)
     app.add_exception_handler(DependencyUnavailableError, _unavailable)
     # Any other exception, a `DependencyError` that no retry fixes (access denied) included, is a
     # bug: `UnhandledErrorMiddleware` answers it, and logs it once.

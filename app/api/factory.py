@@ -7,7 +7,7 @@ from app.api.errors import register_exception_handlers
 from app.api.middleware import HeadMiddleware, RequestBodyMiddleware, StageRootPathMiddleware
 from app.api.operations import DeclaredSample, check_declared, declared_samples
 from app.api.request_id import RequestIdMiddleware
-from app.api.routers import age_groups, enrollments
+from app.api.routers import age_groups, enrollments, webhook_events, webhooks
 from app.api.security import (
     ApiKeyMiddleware,
     api_key_header,
@@ -18,7 +18,7 @@ from app.config import get_api_settings
 
 OPENAPI_URL = "/openapi.json"
 # The app's routers, one per resource: every operation of the API is a route of one of them.
-ROUTERS = (age_groups.router, enrollments.router)
+ROUTERS = (age_groups.router, enrollments.router, webhooks.router)
 
 
 def samples() -> list[DeclaredSample]:
@@ -50,6 +50,7 @@ def create_app() -> FastAPI:
     for router in ROUTERS:
         check_declared(router)
         app.include_router(router)
+    app.webhooks.include_router(webhook_events.events)
     register_exception_handlers(app)
     # Middleware added later wraps what was added before.
     app.add_middleware(HeadMiddleware)

@@ -1,7 +1,8 @@
 """The callers of the API and their rights: each API key belongs to a client with scopes.
 
 The stack's own key (the template's) holds every scope; a client added later holds what it was
-given, by default what a partner needs to submit and follow its own enrollments.
+given, by default what a partner needs to submit and follow its own enrollments, polled or told
+by its webhook.
 """
 
 from datetime import datetime
@@ -18,10 +19,14 @@ class Scope(StrEnum):
     # The enrollments the client created, and no other.
     ENROLLMENTS_READ = "enrollments:read"
     ENROLLMENTS_READ_ALL = "enrollments:read-all"
+    # The client's own webhook endpoint, its secret and its deliveries.
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 ALL_SCOPES = frozenset(Scope)
-DEFAULT_SCOPES = frozenset({Scope.AGE_GROUPS_READ, Scope.ENROLLMENTS_WRITE, Scope.ENROLLMENTS_READ})
+DEFAULT_SCOPES = frozenset(
+    {Scope.AGE_GROUPS_READ, Scope.ENROLLMENTS_WRITE, Scope.ENROLLMENTS_READ, Scope.WEBHOOKS_WRITE}
+)
 
 
 # Named tuples, not pydantic models: they are built from records this service wrote, never from

@@ -40,6 +40,14 @@ class TooManyAgeGroupsError(RefusalError):
         self.limit = limit
 
 
+class UnsafeWebhookUrlError(ServiceError):
+    """A webhook URL a delivery must not go to; the message names the rule it breaks."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(rule)
+        self.rule = rule
+
+
 class UnknownCallerError(ServiceError):
     """The request's API key belongs to no enabled client: denied, as by default."""
 

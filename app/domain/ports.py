@@ -10,8 +10,11 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+from app.domain.destinations import Destination
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment
+from app.domain.models.webhooks import DeliveryAttempt, DeliveryJob, WebhookEndpoint
+from app.domain.webhooks import Answer
 from app.observability.metrics import Metric
 
 
@@ -59,6 +62,48 @@ class EnrollmentRecords(Protocol):
 
     def mark_processed(self, enrollment_id: UUID) -> bool:
         """Move a `PENDING` enrollment to `PROCESSED`; False if it was not `PENDING`."""
+        ...
+
+
+class WebhookEndpoints(Protocol):
+    """The clients' webhook endpoints, as the notifier reads and updates them."""
+
+    def get(self, api_key_id: str, consistent: bool = True) -> WebhookEndpoint | None:
+        """The client's endpoint, or None."""
+        ...
+
+    def record_success(self, api_key_id: str) -> None:
+        """A delivery succeeded: the endpoint is no longer failing."""
+
+    def record_failure(self, api_key_id: str) -> WebhookEndpoint:
+        """A delivery failed: the endpoint, failing since its first failure in a row."""
+        ...
+
+    def disable(self, api_key_id: str, reason: str) -> None:
+        """Stop delivering to the client's endpoint, saying why."""
+
+
+class DeliveryLog(Protocol):
+    """The clients' recent delivery attempts."""
+
+    def record(self, api_key_id: str, attempt: DeliveryAttempt) -> None:
+        """Keep an attempt, for its client to see."""
+
+
+class DeliveryScheduler(Protocol):
+    """The delivery queue: attempts to come."""
+
+    def schedule(self, job: DeliveryJob, delay_seconds: float) -> None:
+        """Have `job` attempted in `delay_seconds`, or sooner, to be sent on until it is due."""
+
+
+class WebhookSender(Protocol):
+    """The HTTP exchange of one delivery."""
+
+    def post(
+        self, destination: Destination, body: bytes, headers: dict[str, str], timeout: float
+    ) -> Answer:
+        """POST `body` to the destination; the answer, never an exception."""
         ...
 
 

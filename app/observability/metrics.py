@@ -48,6 +48,9 @@ class Metric(StrEnum):
     RECORD_FAILED = "RecordFailed", "Count"  # reported as a batch item failure, to be retried
     ORPHAN_MESSAGE = "OrphanMessage", "Count"  # its enrollment was never written: deleted
     PROCESSING_LAG = "ProcessingLag", "Milliseconds"  # from created_at to PROCESSED
+    WEBHOOK_DELIVERED = "WebhookDelivered", "Count"  # an endpoint answered 2xx
+    WEBHOOK_ATTEMPT_FAILED = "WebhookAttemptFailed", "Count"  # any other answer, or none
+    WEBHOOK_EXHAUSTED = "WebhookExhausted", "Count"  # failed, and the retry schedule is over
     # API Gateway's 429s, from its access log by the template's metric filter, not by code.
     GATEWAY_THROTTLED = "GatewayThrottled", "Count"
 

@@ -1,11 +1,12 @@
 """Schemathesis fuzzes every operation from the app's own OpenAPI document, with all its checks.
 
-Four rules are beyond JSON Schema, so the generator is taught them rather than a check being
+Five rules are beyond JSON Schema, so the generator is taught them rather than a check being
 turned off: a CPF's check digits (the `cpf` format gets valid CPFs), `min_age <= max_age`
 (generated ranges are put in order), an `Idempotency-Key` used for one body only (a valid
 key is made unique to its body, so a key repeated with the same body is still replayed), and a
 name whose only characters that would show are combining marks (which the schema's pattern
-leaves to the validator: a valid name gets a letter in front of them). An
+leaves to the validator: a valid name gets a letter in front of them), and a webhook URL whose
+host must be a public address (a `uri` is an https URL at a public IP, which needs no DNS). An
 open age group is registered first, so every valid enrollment is accepted; the 400 for an age
 in no group is tested in test_enrollments.py.
 """
@@ -38,7 +39,15 @@ def valid_cpfs(draw: st.DrawFn) -> str:
     return draw(st.sampled_from([text, formatted]))
 
 
+@st.composite
+def public_https_urls(draw: st.DrawFn) -> str:
+    host = draw(st.sampled_from(["93.184.215.14", "8.8.8.8", "[2606:4700:4700::1111]"]))
+    path = draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789-/", max_size=40))
+    return f"https://{host}/{path}"
+
+
 schemathesis.openapi.format("cpf", valid_cpfs())
+schemathesis.openapi.format("uri", public_https_urls())
 app = app_with_docs()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -28,14 +28,19 @@ def every_route() -> list[tuple[str, str]]:
     """Method and concrete path of every operation the app's OpenAPI document lists."""
     paths = app_with_docs().openapi()["paths"]
     return [
-        (method.upper(), path.format(age_group_id=SAMPLE_ID, enrollment_id=SAMPLE_ID))
+        (
+            method.upper(),
+            path.format(
+                age_group_id=SAMPLE_ID, enrollment_id=SAMPLE_ID, delivery_id="dlv_0123456789abcdef"
+            ),
+        )
         for path, operations in paths.items()
         for method in operations
     ]
 
 
 def test_every_route_is_found() -> None:
-    assert len(every_route()) == 5
+    assert len(every_route()) == 11
 
 
 def test_the_key_check_is_installed_on_the_app_not_per_route() -> None:

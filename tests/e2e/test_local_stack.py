@@ -25,6 +25,7 @@ from local.emulator import free_port
 from local.supervisor import SUMMARY_INTERVAL_SECONDS
 from local.template import load_template
 from tests.conftest import VALID_CPF
+from tests.webhooks import receiver
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 
@@ -462,3 +463,29 @@ def test_a_key_is_throttled_past_its_burst_with_api_gateways_answer(running: Run
     assert throttled[0].content == b'{"message":"Too Many Requests"}'
     with running.client() as client:
         assert eventually(lambda: client.get("/age-groups").status_code == 200, within=5)
+
+
+def test_each_clients_webhook_receives_its_own_enrollments_signed(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    with (
+        receiver() as partners,
+        receiver() as staffs,
+        running.client(DEFAULT_CLIENT_API_KEY) as partner,
+    ):
+        secret = partner.put("/webhook", json={"url": partners.url}).json()["secret"]
+        staff_secret = api.put("/webhook", json={"url": staffs.url}).json()["secret"]
+        try:
+            own = enroll(partner).json()["enrollment_id"]
+            other = enroll(api).json()["enrollment_id"]
+
+            [staff_event] = [d.verified_by(staff_secret) for d in staffs.wait_for(1, 20)]
+            [event] = [d.verified_by(secret) for d in partners.wait_for(1, 20)]
+        finally:
+            api.delete("/webhook")
+            partner.delete("/webhook")
+    assert event["data"]["enrollment_id"] == own
+    assert staff_event["data"]["enrollment_id"] == other
+    # The stack's enrollment went to its own endpoint alone: the partner's got one event.
+    assert len(partners.deliveries) == 1
+    assert "notifier" in running.output()

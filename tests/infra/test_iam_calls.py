@@ -1,8 +1,9 @@
 """Least privilege, proven by the calls themselves.
 
-Every AWS call that the three handlers make in a full run (app.main.handler with API Gateway's
-events, processor.handler.handler with the queue's messages as Lambda delivers them, and the
-PreTraffic hook as CodeDeploy invokes it, its Invoke of the new version answered in process by
+Every AWS call that the four handlers make in a full run (app.main.handler with API Gateway's
+events, processor.handler.handler with the queue's messages as Lambda delivers them,
+notifier.handler.handler with the enrollments table's stream records and its delivery jobs, and
+the PreTraffic hook as CodeDeploy invokes it, its Invoke of the new version answered in process by
 the API's handler) is recorded through botocore's event hooks, turned into the IAM actions and
 resources AWS authorizes it with, and evaluated against the function's policy in template.yaml,
 its intrinsics resolved to the ARNs that moto created (and, for what moto has no part in, the
@@ -16,6 +17,7 @@ moto's own IAM enforcement cannot show this: it checks DynamoDB against resource
 checks TransactWriteItems as an action, which real IAM does not have.
 """
 
+import asyncio
 import fnmatch
 import json
 import re
@@ -47,12 +49,20 @@ pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
 API = "ApiFunction"
 PROCESSOR = "ProcessorFunction"
+NOTIFIER = "NotifierFunction"
 HOOK = "PreTrafficHook"
-FUNCTIONS = [API, PROCESSOR, HOOK]
+FUNCTIONS = [API, PROCESSOR, NOTIFIER, HOOK]
 # The grants that only a failure uses, and the failure of the run that uses them.
 FAILURE_PATHS = {
     (API, "dynamodb:DeleteItem", "IdempotencyTable"): (
         "a keyed request whose publish fails gives up its idempotency claim"
+    ),
+}
+# The grants that Lambda's event source mappings use with the function's role, not its code; SAM
+# adds them for the event source's configuration.
+MAPPING_GRANTS = {
+    (NOTIFIER, "sqs:SendMessage", "NotifierStreamFailureQueue"): (
+        "the stream mapping sends a record the notifier failed on past its retries"
     ),
 }
 # DynamoDB operations on one table, each authorized as the action of its own name.
@@ -235,6 +245,17 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def code_grants(
+    cfn: dict[str, Any], function_id: str, stack: Stack, account: Account
+) -> list[Grant]:
+    """What the function's role allows its code: all but what an event source mapping uses."""
+    return [
+        grant
+        for grant in grants(cfn, function_id, stack, account)
+        if (function_id, grant.action, grant.logical_id) not in MAPPING_GRANTS
+    ]
+
+
 def grants(cfn: dict[str, Any], function_id: str, stack: Stack, account: Account) -> list[Grant]:
     """What the function's role allows through its inline policies, resolved."""
     role = cfn["Resources"][f"{function_id}Role"]["Properties"]
@@ -293,7 +314,7 @@ def invoke(
 
     event = rest_event(method, path, body, headers, api_key_id=api_key_id)
     response = handler(event, LambdaContext())
-    return response["statusCode"], response["headers"], json.loads(response["body"])
+    return response["statusCode"], response["headers"], json.loads(response["body"] or "null")
 
 
 def api_scenarios(recorder: Recorder, stack: Stack) -> None:
@@ -344,6 +365,57 @@ def processor_scenarios(recorder: Recorder, stack: Stack) -> None:
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     recorder.scenario = "a batch delivered again"
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+
+def notifier_scenarios(recorder: Recorder, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream's records of the processed enrollments, then their delivery jobs: a first
+    attempt that fails and is queued again, and its retry, which is delivered."""
+    from app.config import get_api_settings, get_notifier_settings
+    from notifier.handler import handler
+    from tests.webhooks import receiver
+
+    # A receiver on this machine, and no wait before a retry.
+    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK_HTTP", "true")
+    monkeypatch.setenv("WEBHOOK_RETRY_DELAYS", "0")
+    get_api_settings.cache_clear()
+    get_notifier_settings.cache_clear()
+    answers: Iterator[tuple[int, dict[str, str]]] = iter([(500, {}), (204, {})])
+    with receiver() as endpoint:
+        endpoint.answer = lambda delivery: next(answers, (204, {}))
+        recorder.function = "the run's own setup"
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        assert invoke("PUT", "/webhook", {"url": endpoint.url})[0] == 200
+
+        recorder.function, recorder.scenario = NOTIFIER, "the stream's changes: their jobs queued"
+        changes = stream_changes(stack)
+        assert changes["Records"]
+        assert handler(changes, LambdaContext()) == {"batchItemFailures": []}
+        recorder.scenario = "a first attempt fails: the endpoint failing, the retry queued"
+        jobs = queued_event(stack, "WebhookDeliveryQueue")
+        assert handler(jobs, LambdaContext()) == {"batchItemFailures": []}
+        recorder.scenario = "the retry is delivered: the endpoint no longer failing"
+        assert handler(queued_event(stack, "WebhookDeliveryQueue"), LambdaContext()) == {
+            "batchItemFailures": []
+        }
+        # Each event once, and the one that failed once more, with its webhook-id.
+        sent = [delivery.headers["webhook-id"] for delivery in endpoint.wait_for(3, timeout=5)]
+        assert len(sent) == len(set(sent)) + 1
+
+
+def stream_changes(stack: Stack) -> dict[str, Any]:
+    """The enrollments table's stream records, as the notifier's mapping hands them over."""
+    from local.stream import lambda_record
+
+    arn = stack.attributes[("EnrollmentsTable", "StreamArn")]
+    streams = boto3.client("dynamodbstreams")
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = [
+        lambda_record(r, arn) for r in streams.get_records(ShardIterator=iterator)["Records"]
+    ]
+    return {"Records": [r for r in records if r["eventName"] == "MODIFY"]}
 
 
 def hook_scenarios(recorder: Recorder, stack: Stack) -> None:
@@ -397,7 +469,7 @@ def names_cloudformation_gives(
 
 @pytest.fixture
 def run(stack: Stack, cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """The three handlers' calls in a full run on the stack of template.yaml."""
+    """The four handlers' calls in a full run on the stack of template.yaml."""
     sts = boto3.client("sts")
     account = Account(get_dynamodb_client().meta.region_name, sts.get_caller_identity()["Account"])
     account = names_cloudformation_gives(cfn, stack, account, monkeypatch)
@@ -415,6 +487,7 @@ def run(stack: Stack, cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> I
         # Before the processor's: its asyncio.run() leaves no event loop for Mangum's next run.
         hook_scenarios(recorder, stack)
         processor_scenarios(recorder, stack)
+        notifier_scenarios(recorder, stack, monkeypatch)
     finally:
         for client in clients:
             client.meta.events.unregister("provide-client-params", recorder)
@@ -452,7 +525,7 @@ def test_every_granted_action_is_used(run: Run, cfn: dict[str, Any], function_id
 
     unused = [
         f"{grant.action} on {grant.logical_id}"
-        for grant in grants(cfn, function_id, run.stack, run.account)
+        for grant in code_grants(cfn, function_id, run.stack, run.account)
         if not any(allows(grant, authorization) for authorization in needed)
     ]
 
@@ -480,13 +553,22 @@ def test_removing_any_granted_action_denies_a_call_of_the_run(
     run: Run, cfn: dict[str, Any], function_id: str
 ) -> None:
     """The check itself: each grant is the only one that allows some call."""
-    granted = grants(cfn, function_id, run.stack, run.account)
+    granted = code_grants(cfn, function_id, run.stack, run.account)
     needed = run.needed(function_id)
 
     for removed in granted:
         rest = [grant for grant in granted if grant != removed]
         denied = [a for a in needed if not any(allows(grant, a) for grant in rest)]
         assert denied, f"Without {removed.action} on {removed.logical_id}, nothing is denied"
+
+
+def test_a_mapping_grant_is_exactly_what_the_mapping_needs(run: Run, cfn: dict[str, Any]) -> None:
+    for function_id, action, logical_id in MAPPING_GRANTS:
+        granted = grants(cfn, function_id, run.stack, run.account)
+        found = [g for g in granted if g.action == action and g.logical_id == logical_id]
+        assert len(found) == 1, (function_id, action, logical_id)
+        # And the code never uses it.
+        assert not any(allows(found[0], a) for a in run.needed(function_id))
 
 
 def test_a_transaction_is_authorized_item_by_item_on_each_table() -> None:

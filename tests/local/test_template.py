@@ -16,7 +16,8 @@ from local.template import load_template, provision, resources_of_type
 def test_each_table_spec_is_a_table_of_the_template_with_its_key(spec: Any) -> None:
     table = resources_of_type(load_template(), "AWS::DynamoDB::Table")[spec.logical_id]
 
-    assert table["KeySchema"] == [{"AttributeName": spec.key, "KeyType": "HASH"}]
+    sort = [] if spec.sort_key is None else [{"AttributeName": spec.sort_key, "KeyType": "RANGE"}]
+    assert table["KeySchema"] == [{"AttributeName": spec.key, "KeyType": "HASH"}, *sort]
 
 
 def test_every_table_of_the_template_has_a_spec() -> None:
