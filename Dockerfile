@@ -26,6 +26,8 @@ COPY --from=build /srv/.venv /srv/.venv
 COPY template.yaml ./
 COPY app ./app
 COPY processor ./processor
+# The local stack writes where it runs with the operator tools' model (ops/config.py).
+COPY ops ./ops
 COPY local ./local
 ENV PATH=/srv/.venv/bin:$PATH \
     PYTHONPATH=/srv \

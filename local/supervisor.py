@@ -25,17 +25,13 @@ import boto3
 
 from app.config import ApiSettings, MissingSettingsError, read_settings
 from local.activity import Activity
-from local.config import (
-    CREDENTIAL_VARIABLES,
-    LocalSettings,
-    LocalState,
-    inherited_environment,
-)
+from local.config import CREDENTIAL_VARIABLES, LocalSettings, inherited_environment
 from local.emulator import Emulator, wait_until_serving
 from local.gateway import provision_gateway
 from local.poller import sqs_function_config
 from local.process import spawn, stop
 from local.template import Stack, load_template, provision
+from ops.config import LocalState
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

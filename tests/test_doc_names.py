@@ -16,10 +16,10 @@ import pytest
 from app.config import ApiSettings, ProcessorSettings
 from app.observability.metrics import Metric
 from deploy_hooks.config import HookSettings
-from local.clients import parser as clients_parser
 from local.config import LocalSettings
-from local.smoke import SmokeSettings
 from local.template import load_template, resources_of_type
+from ops.clients import parser as clients_parser
+from ops.config import SmokeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -106,6 +106,7 @@ def declared_constants() -> set[str]:
     sources = [
         *(ROOT / "app").rglob("*.py"),
         *(ROOT / "processor").rglob("*.py"),
+        *(ROOT / "ops").rglob("*.py"),
         *(ROOT / "local").rglob("*.py"),
         *(ROOT / "bench").rglob("*.py"),
         *(ROOT / ".github").rglob("*.yml"),

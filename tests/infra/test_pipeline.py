@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from local.clients import DEFAULT_STACK
 from local.template import load_template, resources_of_type
+from ops.clients import DEFAULT_STACK
 from tests.infra.conftest import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pipeline.yml"
