@@ -30,10 +30,10 @@ run: install ## Start the whole service locally (API, AWS emulator, queue poller
 
 .PHONY: soak soak-retries
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
-	$(BIN)/python -m local.soak $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
-	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak --retries $(SOAK_ARGS)
 
 # make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
 # make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)

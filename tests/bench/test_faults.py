@@ -8,7 +8,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from local.faults import FaultProxy
+from bench.faults import FaultProxy
 
 
 class Counting(http.server.BaseHTTPRequestHandler):
