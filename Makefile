@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # uv never downloads a Python of its own: the machine's python3 (>= 3.11) is used.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint typecheck pytest clean
+.PHONY: help install run test test-fast lint typecheck pytest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -64,6 +64,13 @@ pytest: install ## The test suite
 	$(BIN)/pytest
 
 test: lint typecheck pytest ## Everything CI checks
+
+# The tests marked `process` start processes, servers or builds (pyproject.toml); the rest run in
+# this process, against moto's in-process mock.
+test-fast: install ## ruff and the tests that start no process, server or build
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -m "not process and not browser"
 
 .PHONY: fuzz
 fuzz: install ## The property tests of hostile request bodies and events, with many more examples

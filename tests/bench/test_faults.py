@@ -10,6 +10,9 @@ import pytest
 
 from bench.faults import FaultProxy
 
+# A server and the proxy in front of it, over real sockets.
+pytestmark = pytest.mark.process
+
 
 class Counting(http.server.BaseHTTPRequestHandler):
     served: ClassVar[list[str]] = []

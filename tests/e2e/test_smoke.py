@@ -19,6 +19,9 @@ from ops.smoke import SMOKE_AGE, smoke
 from tests.conftest import local_service
 from tests.e2e.test_local_stack import ROOT
 
+# Each test runs against the local stack's processes (and one through make).
+pytestmark = pytest.mark.process
+
 # API Gateway's keys are 20 characters at least (moto's stand-in for the stack path checks).
 API_KEY = "smoke-test-local-api-key"
 PROCESSING_DELAY = 0.5

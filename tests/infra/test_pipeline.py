@@ -210,6 +210,7 @@ def test_the_docs_and_the_tools_name_the_stacks_samconfig_deploys() -> None:
         assert "not committed" not in page.read_text(), page
 
 
+@pytest.mark.process
 def test_samconfig_is_committed_not_ignored() -> None:
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "samconfig.toml"],  # noqa: S607 (git from PATH)

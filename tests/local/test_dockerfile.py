@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -56,6 +57,7 @@ def ignored(path: str) -> bool:
     return result
 
 
+@pytest.mark.process
 def test_hadolint_finds_nothing() -> None:
     result = subprocess.run(  # noqa: S603
         [str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True, check=False

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -122,6 +123,7 @@ def test_what_the_tools_may_not_import_is_known() -> None:
     assert not {"boto3", "botocore", "httpx", "pydantic", "pydantic_settings", "app"} & blocked
 
 
+@pytest.mark.process
 def test_the_tools_import_with_only_the_wheel_and_the_ops_extra() -> None:
     code = IMPORT_WITHOUT.format(blocked=sorted(forbidden_to_the_tools()), modules=TOOL_MODULES)
 
