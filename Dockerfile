@@ -27,6 +27,8 @@ COPY template.yaml ./
 COPY app ./app
 COPY processor ./processor
 COPY notifier ./notifier
+# The local stack writes where it runs with the operator tools' model (ops/config.py).
+COPY ops ./ops
 COPY local ./local
 ENV PATH=/srv/.venv/bin:$PATH \
     PYTHONPATH=/srv \

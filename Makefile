@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # uv never downloads a Python of its own: the machine's python3 (>= 3.11) is used.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint typecheck pytest clean
+.PHONY: help install run test test-fast lint typecheck pytest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,18 +30,18 @@ run: install ## Start the whole service locally (API, AWS emulator, queue poller
 
 .PHONY: soak soak-retries
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
-	$(BIN)/python -m local.soak $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
-	$(BIN)/python -m local.soak --retries $(SOAK_ARGS)
+	$(BIN)/python -m bench.soak --retries $(SOAK_ARGS)
 
 # make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
 # make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)
-# SMOKE_READ_ONLY=1: only the key check and reads. SMOKE_MARGIN (s): beyond the processing delay
-# (SMOKE_PROCESSING_DELAY, the template's by default) for the enrollment to be PROCESSED.
+# SMOKE_READ_ONLY=1: only the key check and reads. SMOKE_MARGIN (s): beyond the Retry-After of the
+# enrollment's 202 for it to be PROCESSED.
 .PHONY: smoke
 smoke: install ## Check a running deployment end to end from outside (API_URL= API_KEY=, or STACK=)
-	$(BIN)/python -m local.smoke
+	$(BIN)/python -m ops.smoke
 
 .PHONY: bench
 bench: install ## Measure cold start, warm overhead, processing and cost against their floors
@@ -64,6 +64,13 @@ pytest: install ## The test suite
 	$(BIN)/pytest
 
 test: lint typecheck pytest ## Everything CI checks
+
+# The tests marked `process` start processes, servers or builds (pyproject.toml); the rest run in
+# this process, against moto's in-process mock.
+test-fast: install ## ruff and the tests that start no process, server or build
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -m "not process and not browser"
 
 .PHONY: fuzz
 fuzz: install ## The property tests of hostile request bodies and events, with many more examples

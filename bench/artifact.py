@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from bench.common import ROOT, AwsStack, Figure
-from local.progress import step
+from bench.progress import step
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction")
 

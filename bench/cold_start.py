@@ -22,8 +22,8 @@ from bench.common import (
     pending_enrollment_item,
     run_child,
 )
+from bench.progress import step
 from bench.runtime import Runtime, lambda_runtime
-from local.progress import step
 
 RUNS = 15
 

@@ -21,11 +21,11 @@ from typing import NamedTuple
 import httpx
 
 from bench.common import AwsStack, Figure
+from bench.progress import step
 from local.activity import percentile
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
-from local.progress import step
 from local.supervisor import LocalService
 
 RATE_PER_SECOND = 20.0

@@ -3,9 +3,9 @@
 import json
 
 from bench.common import AwsStack, Figure, run_child
+from bench.progress import step
 from local.aws_shapes import sqs_event
 from local.poller import sqs_function_config
-from local.progress import step
 
 # This process's own high-water mark (getrusage's ru_maxrss would include the parent's size at
 # fork time, before exec).

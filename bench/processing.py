@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from bench.common import AwsStack, Figure, median, pending_enrollment_item
+from bench.progress import Advance, step
 from local.aws_shapes import LambdaContext, sqs_event
 from local.config import LocalSettings
 from local.emulator import free_port
 from local.poller import sqs_function_config
-from local.progress import Advance, step
 from local.supervisor import LocalService
 
 DELAY_SECONDS = 2.0

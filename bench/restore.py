@@ -20,8 +20,8 @@ from typing import IO, Any
 from app.entrypoints.events import rest_event
 from bench.cold_start import seed_enrollment
 from bench.common import ROOT, AwsStack, Figure, age_group_item, median
+from bench.progress import step
 from bench.runtime import lambda_runtime
-from local.progress import step
 
 RUNS = 15
 PARENTS = ("imported", "primed", "floor")

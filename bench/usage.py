@@ -28,9 +28,9 @@ from bench import intake
 from bench.common import AwsStack, median
 from bench.cost import Measured, item_size, read_units, write_units
 from bench.processing import _batch_seconds, _pending
+from bench.progress import step
 from local.aws_shapes import LambdaContext
 from local.poller import sqs_function_config
-from local.progress import step
 from local.template import provision
 
 MEASURED_PATH = Path(__file__).with_name("measured.json")

@@ -27,8 +27,8 @@ from app.domain.services import MAX_AGE_GROUPS
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from bench.calls import CallRecorder, Recorded, SampleState, replay
 from bench.common import AwsStack, Figure, age_group_item, interleaved, median
+from bench.progress import step
 from local.aws_shapes import LambdaContext
-from local.progress import step
 
 RUNS = 150
 WARMUP = 20

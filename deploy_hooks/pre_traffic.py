@@ -61,7 +61,7 @@ class Check:
 
 
 def checks(stack_api_key_id: str) -> list[Check]:
-    """The read-only steps of `make smoke` (local/smoke.py), as events of the stack's key."""
+    """The read-only steps of `make smoke` (ops/smoke.py), as events of the stack's key."""
     return [
         Check(
             "a request without the key is refused (403)",

@@ -2,23 +2,25 @@
 
 import os
 from functools import lru_cache
-from pathlib import Path
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings
+from pydantic import Field
+
+from ops.config import LocalStateSettings
 
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CLIENT_API_KEY = "local-client-key"
 DEFAULT_REGION = "us-east-1"
-# Where a running `make run` says where its stack is, for `enrollment-clients --local`.
-DEFAULT_LOCAL_STATE = Path(__file__).resolve().parent.parent / ".local-stack.json"
 # What boto3 reads to find credentials: dropped when the embedded emulator is used, so that a
 # developer's real profile is never resolved (nor needed) for a local run.
 CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 
 
-class LocalSettings(BaseSettings):
-    """Environment variables of the local stack (names are the upper-case field names)."""
+class LocalSettings(LocalStateSettings):
+    """Environment variables of the local stack (names are the upper-case field names).
+
+    `LOCAL_STATE_FILE`, where it writes its `LocalState`, is the operator tools' setting: the one
+    `enrollment-clients --local` reads it from.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -40,8 +42,6 @@ class LocalSettings(BaseSettings):
     local_usage_plan_id: str | None = None
     # Set by the supervisor too: the local keys' short values, and the ids they stand for.
     local_key_aliases: dict[str, str] = Field(default_factory=dict)
-    # Where `make run` writes where its stack is, and `enrollment-clients --local` reads it.
-    local_state_file: Path = DEFAULT_LOCAL_STATE
     # How often the gateway reads the keys again: a revoked key is refused within it.
     local_gateway_refresh_seconds: float = Field(default=10.0, ge=0)
     aws_region: str | None = None
@@ -51,17 +51,6 @@ class LocalSettings(BaseSettings):
     def region(self) -> str:
         """The region boto3 would use, or a default one."""
         return self.aws_region or self.aws_default_region or DEFAULT_REGION
-
-
-class LocalState(BaseModel):
-    """What `make run` created, for the tools that act on it."""
-
-    endpoint_url: str
-    region: str
-    stack_name: str
-    usage_plan_id: str
-    clients_table: str
-    api_url: str
 
 
 @lru_cache

@@ -29,18 +29,14 @@ import boto3
 
 from app.config import ApiSettings, MissingSettingsError, read_settings
 from local.activity import Activity
-from local.config import (
-    CREDENTIAL_VARIABLES,
-    LocalSettings,
-    LocalState,
-    inherited_environment,
-)
+from local.config import CREDENTIAL_VARIABLES, LocalSettings, inherited_environment
 from local.emulator import Emulator, wait_until_serving
 from local.gateway import provision_gateway
 from local.poller import sqs_function_config
 from local.process import spawn, stop
 from local.stream import stream_source
 from local.template import Stack, load_template, provision
+from ops.config import LocalState
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -167,8 +163,8 @@ class LocalService:
         self._api: Child | None = None
         self._poller: Child | None = None
         self._notifier: Child | None = None
-        # Where the notifier's stream mapping keeps its place, for this run.
-        self._checkpoints = tempfile.TemporaryDirectory(prefix="enrollment-stream-")
+        # Where the notifier's stream mapping keeps its place, for this run: made when it starts.
+        self._checkpoints: tempfile.TemporaryDirectory[str] | None = None
         # Held while a child is started, tended or taken away: the watcher never starts again a
         # poller that `stop_poller` is stopping.
         self._children = threading.Lock()
@@ -406,7 +402,7 @@ class LocalService:
             "--stream-arn",
             self.stack.attributes[(source.table_id, "StreamArn")],
             "--checkpoint",
-            str(Path(self._checkpoints.name) / "enrollments-stream.json"),
+            str(Path(self._checkpoint_directory()) / "enrollments-stream.json"),
         ]
         if source.failure_queue_id is not None:
             args += ["--failure-queue-url", self.stack.refs[source.failure_queue_id]]
@@ -414,6 +410,11 @@ class LocalService:
         with self._children:
             if self._notifier is None:
                 self._notifier = self._child("notifier", "local.poller", args, env)
+
+    def _checkpoint_directory(self) -> str:
+        if self._checkpoints is None:
+            self._checkpoints = tempfile.TemporaryDirectory(prefix="enrollment-stream-")
+        return self._checkpoints.name
 
     def stop_notifier(self, kill: bool = False) -> None:
         """Stop the notifier, or kill it mid-batch: its records come back, as a crashed
@@ -461,4 +462,6 @@ class LocalService:
             stop(child, STOP_TIMEOUT_SECONDS)
         if self.emulator is not None:
             self.emulator.stop()
-        self._checkpoints.cleanup()
+        if self._checkpoints is not None:
+            self._checkpoints.cleanup()
+            self._checkpoints = None

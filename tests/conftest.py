@@ -5,16 +5,18 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any
 
 import boto3
+import botocore.loaders
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from starlette.types import ASGIApp
 
 from app.adapters import clients
@@ -33,6 +35,7 @@ from local.supervisor import LocalService, RestartPolicy
 from local.template import Stack, load_template, provision, resources_of_type
 from notifier.handler import get_stores
 from processor.handler import get_enrollment_repository
+from tests.processes import declare_server
 from tests.webhooks import FakeResolver
 
 VALID_CPF = "52998224725"
@@ -56,10 +59,27 @@ _CACHED_PROVIDERS = (
 )
 
 
+# A botocore session parses the JSON of every endpoint and of each service's model it makes a
+# client of: most of what a client costs. Each test would make several new sessions, as moto
+# gives each mock a new boto3 default session and the app's providers are cleared for each test.
+# The tests' fake credentials and region are the same throughout, so boto3's default session is
+# kept from mock to mock (moto's `reset_boto3_session`), and the app's new sessions read through
+# one loader, which parses each file once in this process.
+KEEP_BOTO3_SESSION: DefaultConfig = {"core": {"reset_boto3_session": False}}
+BOTOCORE_LOADER = botocore.loaders.create_loader()
+
+
+def emulated_aws() -> AbstractContextManager[Any]:
+    """moto's AWS, in this process, for boto3's default session and the app's clients."""
+    return mock_aws(config=KEEP_BOTO3_SESSION)
+
+
 def clear_cached_providers() -> None:
     """Forget cached settings and clients, so the next use reads the current environment."""
     for provider in _CACHED_PROVIDERS:
         provider.cache_clear()
+    # The app's next session, already made: it reads the environment when it makes a client.
+    get_aws_session().register_component("data_loader", BOTOCORE_LOADER)
 
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "NotifierFunction")
@@ -128,7 +148,7 @@ def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The template's tables and queues in moto, and both functions' environment set to them."""
-    with mock_aws():
+    with emulated_aws():
         yield _provision(monkeypatch)
 
 
@@ -136,8 +156,9 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 def served_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """`stack`, served over HTTP by the local emulator's server, which serializes DynamoDB's
     requests as DynamoDB applies them: for tests of requests that run at once."""
+    declare_server("the emulator's server")
     # A fresh moto state; with AWS_ENDPOINT_URL set, mock_aws intercepts no request.
-    with mock_aws():
+    with emulated_aws():
         server = emulator_server("127.0.0.1", 0)
         thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
         thread.start()
@@ -243,6 +264,7 @@ def served(app: ASGIApp) -> Iterator[str]:
     It runs in a thread of this process, so `mock_aws` and dependency overrides apply; the URL
     is yielded, and the server is stopped on the way out.
     """
+    declare_server("uvicorn")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     host, port = listener.getsockname()

@@ -9,6 +9,9 @@ import pytest
 from tests.conftest import function_environment
 from tests.infra.conftest import ROOT
 
+# Each init runs in a Python process of its own, as Lambda's would.
+pytestmark = pytest.mark.process
+
 # Each function's variables, as the template gives them.
 API_VARIABLES = tuple(function_environment("ApiFunction"))
 PROCESSOR_VARIABLES = tuple(function_environment("ProcessorFunction"))

@@ -16,10 +16,10 @@ import pytest
 from app.config import ApiSettings, NotifierSettings, ProcessorSettings
 from app.observability.metrics import Metric
 from deploy_hooks.config import HookSettings
-from local.clients import parser as clients_parser
 from local.config import LocalSettings
-from local.smoke import SmokeSettings
 from local.template import load_template, resources_of_type
+from ops.clients import parser as clients_parser
+from ops.config import SmokeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -53,6 +53,9 @@ GATEWAY_RESPONSE_TYPES = {
     "REQUEST_TOO_LARGE",
     "MISSING_AUTHENTICATION_TOKEN",
 }
+
+# DynamoDB Streams' shard iterator types, which the runbook names for reading a stream's records.
+STREAM_ITERATOR_TYPES = {"AT_SEQUENCE_NUMBER"}
 
 # Files GitHub Actions names to a step, which the pipeline's pages name and no code declares.
 GITHUB_VARIABLES = {"GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"}
@@ -108,6 +111,7 @@ def declared_constants() -> set[str]:
     sources = [
         *(ROOT / "app").rglob("*.py"),
         *(ROOT / "processor").rglob("*.py"),
+        *(ROOT / "ops").rglob("*.py"),
         *(ROOT / "local").rglob("*.py"),
         *(ROOT / "bench").rglob("*.py"),
         *(ROOT / ".github").rglob("*.yml"),
@@ -147,6 +151,7 @@ def test_every_setting_a_page_names_exists() -> None:
         | AWS_VARIABLES
         | GITHUB_VARIABLES
         | GATEWAY_RESPONSE_TYPES
+        | STREAM_ITERATOR_TYPES
         | declared_constants()
     )
 

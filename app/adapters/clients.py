@@ -1,6 +1,6 @@
 """The clients table: one record per API key that may call the API, with its scopes.
 
-`enrollment-clients` (local/clients.py) writes it; the API only reads it, through `ClientCache`,
+`enrollment-clients` (ops/clients.py) writes it; the API only reads it, through `ClientCache`,
 which asks DynamoDB about a key at most once per `CACHE_SECONDS`: a revoked client is refused
 within that time, and a busy client costs one read per `CACHE_SECONDS` at most per execution
 environment.

@@ -134,6 +134,7 @@ def test_every_schema_the_document_refers_to_is_in_it(docs_client: TestClient) -
     assert list(schemas) == sorted(schemas)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(("enabled", "imported"), [("false", False), ("true", True)])
 def test_the_docs_modules_are_imported_only_when_docs_are_on(enabled: str, imported: bool) -> None:
     # The Lambda artifact has no assets package; with docs off, nothing may reach for it, nor

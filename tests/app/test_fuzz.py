@@ -94,6 +94,8 @@ def open_group(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert response.status_code == 201
 
 
+# Tens of seconds: EXAMPLES_PER_OPERATION requests for each operation, each checked whole.
+@pytest.mark.process
 @pytest.mark.usefixtures("open_group")
 @schema.parametrize()
 @settings(

@@ -288,6 +288,7 @@ def test_on_lambda_a_trailing_slash_is_404_whatever_the_host() -> None:
     assert "location" not in response.headers
 
 
+@pytest.mark.process
 def test_locally_a_trailing_slash_is_404_whatever_the_host(http: httpx.Client) -> None:
     response = http.get("/age-groups/", headers={"Host": "evil.example", **KEY})
 
@@ -380,6 +381,7 @@ WITHOUT_A_KEY = [
 ]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(("method", "path", "body", "content_type"), WITHOUT_A_KEY)
 @pytest.mark.parametrize("key", [None, "wrong"])
 def test_locally_a_request_without_the_key_is_403_whatever_else_is_wrong(
@@ -394,17 +396,20 @@ def test_locally_a_request_without_the_key_is_403_whatever_else_is_wrong(
         assert response.json() == {"message": "Forbidden"}
 
 
+@pytest.mark.process
 def test_locally_an_oversized_body_without_the_key_is_403(http: httpx.Client) -> None:
     response = http.post("/enrollments", content=b"x" * 100_000)
 
     assert response.status_code == 403
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/docs/assets/swagger-ui.css"])
 def test_locally_the_docs_need_no_key(http: httpx.Client, path: str) -> None:
     assert http.get(path).status_code == 200
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     "keys", [[API_KEY, API_KEY], [API_KEY, "wrong"], ["wrong", API_KEY], [API_KEY, ""]]
 )
@@ -416,6 +421,7 @@ def test_locally_a_key_sent_twice_is_403(http: httpx.Client, keys: list[str]) ->
     assert response.status_code == 403
 
 
+@pytest.mark.process
 def test_locally_the_right_key_once_is_let_in(http: httpx.Client) -> None:
     assert http.get("/age-groups", headers=KEY).status_code == 200
 
@@ -483,6 +489,7 @@ def test_on_lambda_head_answers_as_get_without_the_body() -> None:
     assert on_lambda("DELETE", "/age-groups").headers["allow"] == "GET, HEAD, POST"
 
 
+@pytest.mark.process
 def test_locally_head_answers_as_get_without_the_body(http: httpx.Client) -> None:
     response = http.head("/age-groups", headers=KEY)
 
@@ -534,6 +541,7 @@ def broken_app(stack: Stack) -> FastAPI:
     return app
 
 
+@pytest.mark.process
 def test_a_bugs_500_leaves_the_connection_usable_and_is_logged_once(
     broken_app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:

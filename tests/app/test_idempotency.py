@@ -392,6 +392,7 @@ def test_a_claim_that_took_effect_unseen_does_not_turn_the_retry_away(
 # --- Concurrency ---
 
 
+@pytest.mark.process
 def test_twenty_concurrent_requests_with_one_key_make_one_enrollment(served_stack: Stack) -> None:
     stack = served_stack
     assert invoke("POST", "/age-groups", {"min_age": 0, "max_age": 150})[0] == 201

@@ -25,6 +25,7 @@ def collector() -> Iterator[None]:
         gc.disable()
 
 
+@pytest.mark.process
 def test_after_the_api_init_the_collector_runs_and_what_init_built_is_frozen() -> None:
     result = subprocess.run(  # noqa: S603 (this interpreter, this test's own code)
         [sys.executable, "-c", AFTER_INIT], cwd=ROOT, capture_output=True, text=True, check=True

@@ -87,12 +87,14 @@ def import_handler(tmp_path: Path, with_runtime_hooks: bool) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.process
 def test_outside_lambda_importing_the_handler_registers_and_creates_nothing(
     tmp_path: Path,
 ) -> None:
     assert import_handler(tmp_path, with_runtime_hooks=False) == {"clients": 0, "hooks": []}
 
 
+@pytest.mark.process
 def test_on_lambdas_runtime_importing_the_handler_registers_the_hooks_and_primes_nothing_yet(
     tmp_path: Path,
 ) -> None:

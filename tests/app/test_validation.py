@@ -101,6 +101,8 @@ def test_an_integral_json_number_is_an_integer(client: TestClient) -> None:
     assert response.json()["age"] == 22
 
 
+# Seconds: both judge each of the 1,114,112 code points.
+@pytest.mark.process
 def test_the_names_pattern_and_validator_agree_on_every_character() -> None:
     # The schema's pattern and the validator judge each character alike, but for what the pattern
     # leaves to the validator (NAME_PATTERN): combining marks, invisible characters beyond the

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from deploy_hooks import clients, config
+from tests.conftest import BOTOCORE_LOADER
 
 _CACHED_PROVIDERS = (
     config.get_settings,
@@ -18,6 +19,8 @@ def clear_hook_providers() -> None:
     """Forget the hooks' settings and clients, so the next use reads the current environment."""
     for provider in _CACHED_PROVIDERS:
         provider.cache_clear()
+    # The next session on the tests' one loader of botocore's data (tests/conftest.py).
+    clients.get_aws_session().register_component("data_loader", BOTOCORE_LOADER)
 
 
 @pytest.fixture(autouse=True)

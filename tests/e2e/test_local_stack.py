@@ -27,7 +27,11 @@ from local.template import load_template
 from tests.conftest import VALID_CPF
 from tests.webhooks import receiver
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc"),
+    # Each test runs `python -m local`, or against it.
+    pytest.mark.process,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 # Long enough for the test to read PENDING right after the 202, even on a busy machine.

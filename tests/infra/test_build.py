@@ -26,6 +26,9 @@ from tests.conftest import function_environment
 from tests.emf import emf_documents, service_metrics
 from tests.infra.conftest import ROOT
 
+# sam build, and the handlers run from their artifacts in processes of their own.
+pytestmark = pytest.mark.process
+
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "PreTrafficHook")
 HANDLERS = {
     "ApiFunction": "app.main",

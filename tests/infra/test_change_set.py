@@ -92,6 +92,7 @@ def test_no_id_without_a_change_set_made(lines: list[str]) -> None:
         created_change_set(lines, io.StringIO())
 
 
+@pytest.mark.process
 def test_the_command_prints_only_the_id_on_its_output() -> None:
     # The pipeline reads stdout as the id: SAM's lines go to stderr.
     lines = sam_output(
@@ -222,6 +223,7 @@ def change_set(cloudformation: "CloudFormationClient") -> str:
     return created["Id"]
 
 
+@pytest.mark.process
 def test_the_change_set_described_is_the_one_executed(
     cloudformation: "CloudFormationClient",
 ) -> None:

@@ -5,9 +5,13 @@ import os
 import subprocess
 from typing import Any
 
+import pytest
 from cfnlint.api import lint  # type: ignore[import-untyped]
 
 from tests.infra.conftest import ROOT, TEMPLATE
+
+# cfn-lint (seconds), sam validate and checkov (processes).
+pytestmark = pytest.mark.process
 
 # Regions where everything in the template, SnapStart included, is available.
 REGIONS = ["us-east-1", "eu-west-1", "sa-east-1"]

@@ -26,6 +26,8 @@ ALARMS = {
     "GatewayThrottledAlarm": (NAMESPACE, Metric.GATEWAY_THROTTLED, "Sum"),
     "ApiCanaryErrorsAlarm": ("AWS/Lambda", "Errors", "Sum"),
     "ApiCanaryServerErrorAlarm": ("AWS/ApiGateway", "5XXError", "Average"),
+    "WebhookExhaustedAlarm": (NAMESPACE, Metric.WEBHOOK_EXHAUSTED, "Sum"),
+    "WebhookDeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
 }
 THROTTLE_EVENTS = ("ReadThrottleEvents", "WriteThrottleEvents")
 # The alarms CodeDeploy watches during a deployment of the API (its DeploymentPreference), which
@@ -197,14 +199,27 @@ def test_the_alarms_watch_what_the_service_needs_watched(cfn: dict[str, Any]) ->
             "FunctionName": {"Ref": "ApiFunction"},
             "Resource": {"Fn::Sub": "${ApiFunction}:live"},
         }
+    # A notification lost to either of the notifier's last resorts.
+    assert alarm_metrics(cfn)["WebhookDeadLetterQueueAlarm"][2] == {
+        "QueueName": [
+            {"Fn::GetAtt": [queue_id, "QueueName"]}
+            for queue_id in ("WebhookDeliveryDeadLetterQueue", "NotifierStreamFailureQueue")
+        ]
+    }
 
 
 def test_the_dynamodb_alarm_sums_the_throttles_of_every_table(cfn: dict[str, Any]) -> None:
     alarm = props(cfn, "DynamoDBThrottlesAlarm")
     [expression] = [m for m in alarm["Metrics"] if "Expression" in m]
     stats = [m for m in alarm["Metrics"] if "MetricStat" in m]
-    tables = set(resources_of_type(cfn, "AWS::DynamoDB::Table"))
+    # An alarm's metric math takes ten metrics at most: the webhook tables' throttles show as the
+    # notifier's retried errors and on the dashboard (ADR 0010, webhooks from the table stream).
+    tables = set(resources_of_type(cfn, "AWS::DynamoDB::Table")) - {
+        "WebhooksTable",
+        "WebhookDeliveriesTable",
+    }
 
+    assert len(stats) <= 10
     assert expression["Expression"] == "SUM(METRICS())"
     assert expression["ReturnData"] is True
     assert all(m["ReturnData"] is False for m in stats)

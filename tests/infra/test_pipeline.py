@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from local.clients import DEFAULT_STACK
 from local.template import load_template, resources_of_type
+from ops.clients import DEFAULT_STACK
 from tests.infra.conftest import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pipeline.yml"
@@ -210,6 +210,7 @@ def test_the_docs_and_the_tools_name_the_stacks_samconfig_deploys() -> None:
         assert "not committed" not in page.read_text(), page
 
 
+@pytest.mark.process
 def test_samconfig_is_committed_not_ignored() -> None:
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "samconfig.toml"],  # noqa: S607 (git from PATH)
@@ -340,7 +341,7 @@ def test_the_deploy_role_may_create_every_function_and_version_of_the_stack(
     stack = deploy_parameters(environment)["stack_name"]
     names = physical_names(stack)
 
-    assert set(names) == {"ApiFunction", "ProcessorFunction", "PreTrafficHook"}
+    assert set(names) == {"ApiFunction", "ProcessorFunction", "NotifierFunction", "PreTrafficHook"}
     for logical_id, name in names.items():
         arn = f"arn:aws:lambda:us-east-1:ACCOUNT:function:{name}"
         for action in ("lambda:CreateFunction", "lambda:UpdateFunctionCode"):

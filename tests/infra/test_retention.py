@@ -6,15 +6,18 @@ import pytest
 
 from local.template import resources_of_type
 
-# The clients table is one too: losing it would lock every client out.
-TABLES_OF_RECORD = ("AgeGroupsTable", "EnrollmentsTable", "ClientsTable")
+# The clients table is one too: losing it would lock every client out; and the webhooks table,
+# whose loss would silence every partner's endpoint and its secret.
+TABLES_OF_RECORD = ("AgeGroupsTable", "EnrollmentsTable", "ClientsTable", "WebhooksTable")
+# Tables of a day's answers or a month's delivery attempts: a new stack does without them.
+PASSING_TABLES = ("IdempotencyTable", "WebhookDeliveriesTable")
 
 
 def test_the_stack_has_the_tables_this_test_knows(cfn: dict[str, Any]) -> None:
     # A new table must be placed on one side or the other of the line below.
     assert set(resources_of_type(cfn, "AWS::DynamoDB::Table")) == {
         *TABLES_OF_RECORD,
-        "IdempotencyTable",
+        *PASSING_TABLES,
     }
 
 
@@ -31,10 +34,10 @@ def test_a_table_of_record_is_retained_and_protected_from_deletion(
     assert table["Properties"]["DeletionProtectionEnabled"] is True
 
 
-def test_the_idempotency_table_goes_with_the_stack(cfn: dict[str, Any]) -> None:
-    table = cfn["Resources"]["IdempotencyTable"]
+@pytest.mark.parametrize("table_id", PASSING_TABLES)
+def test_a_passing_table_goes_with_the_stack(cfn: dict[str, Any], table_id: str) -> None:
+    table = cfn["Resources"][table_id]
 
-    # Answers of the last 24 hours: a new stack does without them.
     assert table["DeletionPolicy"] == "Delete"
     assert table["UpdateReplacePolicy"] == "Delete"
     assert "DeletionProtectionEnabled" not in table["Properties"]

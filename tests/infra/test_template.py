@@ -15,7 +15,14 @@ XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 SQS_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 # What SAM gives CodeDeploy to shift the alias's traffic, read the alarms and invoke the hooks.
 CODEDEPLOY_FOR_LAMBDA = "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"
-FUNCTION_ROLES = {"ApiFunctionRole", "ProcessorFunctionRole", "PreTrafficHookRole"}
+FUNCTION_ROLES = {
+    "ApiFunctionRole",
+    "ProcessorFunctionRole",
+    "NotifierFunctionRole",
+    "PreTrafficHookRole",
+}
+# What SAM gives a function that reads a DynamoDB stream.
+STREAM_READER = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 
 
 def get_att(logical_id: str, attribute: str) -> dict[str, Any]:
@@ -140,6 +147,20 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "SERVICE_NAME",
                 "PROCESSING_DELAY_SECONDS",
                 "BATCHING_WINDOW_SECONDS",
+                "WEBHOOKS_TABLE",
+                "WEBHOOK_DELIVERIES_TABLE",
+                "WEBHOOK_DELIVERY_QUEUE_URL",
+            },
+        ),
+        (
+            "NotifierFunction",
+            "notifier.handler.handler",
+            {
+                "ENROLLMENTS_TABLE",
+                "WEBHOOKS_TABLE",
+                "WEBHOOK_DELIVERIES_TABLE",
+                "WEBHOOK_DELIVERY_QUEUE_URL",
+                "SERVICE_NAME",
             },
         ),
         (
@@ -183,7 +204,7 @@ def test_the_api_function_restores_from_a_snapstart_snapshot(cfn: dict[str, Any]
 def test_the_processor_consumes_the_queue_with_partial_batch_responses(
     cfn: dict[str, Any],
 ) -> None:
-    _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
+    mapping = props(cfn, "ProcessorFunctionEnrollmentQueue")
     assert mapping["EventSourceArn"] == get_att("EnrollmentQueue", "Arn")
     assert mapping["FunctionName"] == ref("ProcessorFunction")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -197,7 +218,7 @@ def test_processing_keeps_up_with_the_rate_the_stage_admits(cfn: dict[str, Any])
     _, stage = one(resources_of_type(cfn, "AWS::ApiGateway::Stage"))
     [settings] = stage["MethodSettings"]
     assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
-    _, mapping = one(resources_of_type(cfn, "AWS::Lambda::EventSourceMapping"))
+    mapping = props(cfn, "ProcessorFunctionEnrollmentQueue")
     delay = float(
         props(cfn, "ProcessorFunction")["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"]
     )
@@ -235,9 +256,15 @@ def test_the_dead_letter_queue_keeps_messages_for_14_days(cfn: dict[str, Any]) -
     assert "RedrivePolicy" not in dead_letters
 
 
-def test_both_queues_are_encrypted_at_rest(cfn: dict[str, Any]) -> None:
+def test_every_queue_is_encrypted_at_rest(cfn: dict[str, Any]) -> None:
     queues = resources_of_type(cfn, "AWS::SQS::Queue")
-    assert set(queues) == {"EnrollmentQueue", "EnrollmentDeadLetterQueue"}
+    assert set(queues) == {
+        "EnrollmentQueue",
+        "EnrollmentDeadLetterQueue",
+        "WebhookDeliveryQueue",
+        "WebhookDeliveryDeadLetterQueue",
+        "NotifierStreamFailureQueue",
+    }
     for queue in queues.values():
         assert queue["SqsManagedSseEnabled"] is True
 
@@ -259,7 +286,14 @@ def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(cfn: dict[str, A
 
 def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -> None:
     tables = resources_of_type(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"AgeGroupsTable", "EnrollmentsTable", "IdempotencyTable", "ClientsTable"}
+    assert set(tables) == {
+        "AgeGroupsTable",
+        "EnrollmentsTable",
+        "IdempotencyTable",
+        "ClientsTable",
+        "WebhooksTable",
+        "WebhookDeliveriesTable",
+    }
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -302,6 +336,12 @@ def test_the_roles_managed_policies_are_logs_tracing_and_the_queue_poller(
         BASIC_EXECUTION,
         XRAY_WRITE,
         SQS_POLLER,
+    ]
+    assert props(cfn, "NotifierFunctionRole")["ManagedPolicyArns"] == [
+        BASIC_EXECUTION,
+        XRAY_WRITE,
+        SQS_POLLER,
+        STREAM_READER,
     ]
     assert props(cfn, "PreTrafficHookRole")["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE]
     # SAM's role for CodeDeploy: the managed policy alone, nothing of ours.

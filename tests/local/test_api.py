@@ -14,6 +14,9 @@ from local.api import MAX_CONNECTIONS, MAX_HEAD_BYTES
 from local.template import Stack
 from tests.conftest import in_process_app, served
 
+# Each test serves the API under uvicorn, over real sockets.
+pytestmark = pytest.mark.process
+
 # A head well past the limit, as a client that sends one too many cookies does.
 OVERSIZED_HEAD_BYTES = 70 * 1024
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -23,6 +26,15 @@ def instructions() -> list[tuple[str, str]]:
             keyword, _, arguments = line.partition(" ")
             parsed.append((keyword.upper(), arguments.strip()))
     return parsed
+
+
+def copied_from_context() -> set[str]:
+    """The names of what the image copies from the build context."""
+    return {
+        Path(arguments.split()[-1]).name
+        for keyword, arguments in instructions()
+        if keyword == "COPY" and not arguments.startswith("--from")
+    }
 
 
 def build_args() -> dict[str, str]:
@@ -45,6 +57,7 @@ def ignored(path: str) -> bool:
     return result
 
 
+@pytest.mark.process
 def test_hadolint_finds_nothing() -> None:
     result = subprocess.run(  # noqa: S603
         [str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True, check=False
@@ -89,16 +102,26 @@ def test_it_runs_as_a_non_root_user() -> None:
 def test_the_command_runs_a_module_the_image_contains() -> None:
     (arguments,) = [arguments for keyword, arguments in instructions() if keyword == "CMD"]
     command = json.loads(arguments)
-    copied = {
-        Path(arguments.split()[-1]).name
-        for keyword, arguments in instructions()
-        if keyword == "COPY" and not arguments.startswith("--from")
-    }
+    copied = copied_from_context()
 
     assert command[:2] == ["python", "-m"]
     module = command[2]
     assert importlib.util.find_spec(f"{module}.__main__") is not None
     assert module.split(".")[0] in copied
+
+
+def test_the_image_holds_every_package_of_the_project_its_command_imports() -> None:
+    (arguments,) = [arguments for keyword, arguments in instructions() if keyword == "CMD"]
+    module = json.loads(arguments)[2]
+    project = sorted(path.parent.name for path in ROOT.glob("*/__init__.py"))
+    graph = grimp.build_graph(*project, cache_dir=None)
+
+    imported = {name.partition(".")[0] for name in graph.find_upstream_modules(module, True)}
+
+    # The graph found imports at all (a wrong module name would find none)...
+    assert imported
+    # ...and each package among them is in the image.
+    assert imported - copied_from_context() == set()
 
 
 def test_the_lock_installs_what_the_command_needs() -> None:

@@ -44,6 +44,7 @@ def race(calls: list[Any]) -> Counter[str]:
     return outcomes
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_transactions_and_writes_at_once_all_succeed(served_stack: Stack, round_: int) -> None:
     table = served_stack.refs["IdempotencyTable"]

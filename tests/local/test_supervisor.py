@@ -135,6 +135,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.process
 def test_a_child_that_exits_is_logged_then_started_again_once_its_wait_is_over(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -196,6 +197,7 @@ def runs_again(service: LocalService, name: str, pid: int) -> bool:
     return process.pid != pid and process.poll() is None
 
 
+@pytest.mark.process
 def test_a_killed_poller_and_api_are_started_again_and_the_emulator_keeps_the_data(
     service: LocalService, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -246,6 +248,7 @@ def test_a_killed_poller_and_api_are_started_again_and_the_emulator_keeps_the_da
     assert all(line.endswith("; starting it again in 0.1 s") for line in restarts)
 
 
+@pytest.mark.process
 def test_an_emulator_that_exits_is_not_started_again() -> None:
     service = LocalService(LocalSettings(local_emulator_port=free_port()))
     assert service.emulator is not None

@@ -7,7 +7,8 @@ A stack: `make smoke STACK=name` reads the URL and the key's id from the stack's
 Each step is printed with its status and time. The first step that fails stops the run, which
 exits 1 naming it, with the response it got. The write steps use an age group of their own, which
 is deleted at the end whatever happened; the enrollment they request stays, as every enrollment
-does (the API deletes none). `SMOKE_READ_ONLY=1` keeps to the reads and the key check, for
+does (the API deletes none); it must be PROCESSED within its 202's `Retry-After` (the API's own
+estimate) and `SMOKE_MARGIN`. `SMOKE_READ_ONLY=1` keeps to the reads and the key check, for
 production.
 """
 
@@ -20,10 +21,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from local.template import load_template
+from ops.config import SmokeSettings
 
 VALID_CPF = "52998224725"
 API_KEY_HEADER = "x-api-key"
@@ -32,40 +31,18 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # The smoke's own age group, at the top of the range where real groups are unlikely to be.
 SMOKE_AGE = 149
 SMOKE_AGE_GROUP = {"min_age": SMOKE_AGE, "max_age": SMOKE_AGE}
-# Beyond the processing delay: the event source's batching window and poll, a cold start of the
-# processor, and one retry of a record after a throttled DynamoDB call.
-DEFAULT_MARGIN_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.5
 # What a response shows of itself in a failure: enough to see the error, not a whole page.
 SHOWN_BODY_CHARACTERS = 1000
-
-
-def template_processing_delay() -> float:
-    """The processing delay that template.yaml gives the processor."""
-    processor = load_template()["Resources"]["ProcessorFunction"]["Properties"]
-    return float(processor["Environment"]["Variables"]["PROCESSING_DELAY_SECONDS"])
-
-
-class SmokeSettings(BaseSettings):
-    """What to check, from the environment (`make smoke` passes its variables through)."""
-
-    # Either the API's base URL and its key...
-    api_url: str = ""
-    api_key: str = ""
-    # ...or the stack whose outputs name them.
-    stack: str = ""
-    # The stack's region; the AWS SDK's own settings (AWS_REGION, the profile) when empty.
-    aws_region: str = ""
-    smoke_read_only: bool = False
-    smoke_processing_delay: float = Field(default_factory=template_processing_delay, ge=0)
-    smoke_margin: float = Field(default=DEFAULT_MARGIN_SECONDS, ge=0)
-    # Each request's own limit, as a client's would be.
-    smoke_request_timeout: float = Field(default=15.0, gt=0)
-
-    @property
-    def processed_within(self) -> float:
-        """How long an enrollment may take from its 202 to PROCESSED."""
-        return self.smoke_processing_delay + self.smoke_margin
+# ...and of its headers, those that say where the request went and what the API made of it.
+SHOWN_HEADERS = {
+    "content-type",
+    "location",
+    "retry-after",
+    "x-request-id",
+    "x-amzn-errortype",
+    REPLAYED_HEADER.lower(),
+}
 
 
 class SmokeError(Exception):
@@ -136,13 +113,19 @@ def json_of(response: httpx.Response) -> Any:
         raise SmokeError(f"Not a JSON body\n{describe(response)}") from exc
 
 
+def retry_after(response: httpx.Response) -> float:
+    """The seconds of the response's `Retry-After`: when the API expects the enrollment done."""
+    value = response.headers.get("retry-after", "")
+    # The API sends whole seconds, at least 1; an HTTP date is valid HTTP but not its contract.
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise SmokeError(f"Retry-After is not whole seconds: {value!r}\n{describe(response)}")
+    return float(value)
+
+
 def describe(response: httpx.Response) -> str:
     """A response as a failure shows it: its request, status, relevant headers and body."""
     headers = {
-        name: value
-        for name, value in response.headers.items()
-        if name.lower() in {"content-type", "location", "x-request-id", "x-amzn-errortype"}
-        or name.lower() == REPLAYED_HEADER.lower()
+        name: value for name, value in response.headers.items() if name.lower() in SHOWN_HEADERS
     }
     body = response.text[:SHOWN_BODY_CHARACTERS]
     return (
@@ -285,24 +268,30 @@ class Smoke:
         body = {"name": "Smoke Test", "age": SMOKE_AGE, "cpf": VALID_CPF}
         headers = {IDEMPOTENCY_KEY_HEADER: key}
         with self.run.step(
-            "request an enrollment with an Idempotency-Key (202 + Location)"
+            "request an enrollment with an Idempotency-Key (202 + Location + Retry-After)"
         ) as step:
             first = step.expect(self.send("POST", "/enrollments", json=body, headers=headers), 202)
+            accepted_at = time.monotonic()
             location = first.headers.get("location")
             if not location:
                 raise SmokeError(f"No Location header\n{describe(first)}")
             enrollment_id = json_of(first)["enrollment_id"]
+            expected = retry_after(first)
         with self.run.step("the same request again is replayed (same id)") as step:
             again = step.expect(self.send("POST", "/enrollments", json=body, headers=headers), 202)
             if json_of(again).get("enrollment_id") != enrollment_id:
                 raise SmokeError(f"A second enrollment, not {enrollment_id}\n{describe(again)}")
             if again.headers.get(REPLAYED_HEADER) != "true":
                 raise SmokeError(f"No '{REPLAYED_HEADER}: true'\n{describe(again)}")
-        within = self.settings.processed_within
-        with self.run.step(f"the enrollment is PROCESSED within {within:g} s") as step:
+        margin = self.settings.smoke_margin
+        within = expected + margin
+        with self.run.step(
+            f"the enrollment is PROCESSED within {within:g} s "
+            f"(its Retry-After, {expected:g} s, + {margin:g} s)"
+        ) as step:
             # Location is an absolute path (with the stage's prefix): joined to the host.
             url = str(httpx.URL(self.target.api_url).join(location))
-            deadline = time.monotonic() + within
+            deadline = accepted_at + within
             while True:
                 response = step.expect(self.send("GET", url), 200)
                 status = json_of(response).get("status")
@@ -345,7 +334,7 @@ def smoke(settings: SmokeSettings, out: IO[str]) -> int:
 
 
 def main() -> int:
-    """`python -m local.smoke`, with its settings from the environment."""
+    """`python -m ops.smoke`, with its settings from the environment."""
     return smoke(SmokeSettings(), sys.stdout)
 
 

@@ -1,4 +1,4 @@
-"""`python -m local.soak` (`make soak`): load the local stack and account for every enrollment.
+"""`python -m bench.soak` (`make soak`): load the local stack and account for every enrollment.
 
 It starts the stack as `make run` does (on free ports, 127.0.0.1 only, with a short processing
 delay), sends `--requests` POST /enrollments from `--clients` concurrent clients, stops the poller
@@ -35,15 +35,15 @@ import httpx
 
 from app.adapters.claims import LEASE_SECONDS
 from app.domain.cpf import with_check_digits
+from bench.faults import FaultProxy
+from bench.progress import Advance, step
 from local.activity import percentile
 from local.config import LocalSettings
 from local.emulator import free_port
-from local.faults import FaultProxy
 from local.process import configure_logging
-from local.progress import Advance, step
 from local.supervisor import LocalService
 
-logger = logging.getLogger("local.soak")
+logger = logging.getLogger("bench.soak")
 
 API_KEY = "soak-key"
 # The stack's own log lines, to count what the poller redelivered.

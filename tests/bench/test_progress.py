@@ -2,7 +2,7 @@
 
 import io
 
-from local.progress import step
+from bench.progress import step
 
 
 def test_plain_lines_name_the_step_and_how_far_it_is() -> None:

@@ -3,7 +3,6 @@ API Gateway and DynamoDB."""
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 
 from app.adapters import clients
 from app.domain.clients import DEFAULT_SCOPES
-from local.clients import ClientsError, Target, add, main
-from local.config import LocalState, get_local_settings
 from local.template import Stack
+from ops.clients import ClientsError, Target, add, main
+from ops.config import LocalState
 from tests.conftest import add_client
 
 STACK = "enrollment-test"
@@ -48,7 +47,12 @@ def test_add_creates_a_key_on_the_plan_and_a_record(
 
     assert code == 0
     assert added["name"] == "partner-a"
-    assert added["scopes"] == ["age-groups:read", "enrollments:read", "enrollments:write"]
+    assert added["scopes"] == [
+        "age-groups:read",
+        "enrollments:read",
+        "enrollments:write",
+        "webhooks:write",
+    ]
     apigateway = boto3.client("apigateway")
     key = apigateway.get_api_key(apiKey=added["api_key_id"], includeValue=True)
     assert key["value"] == added["api_key"]
@@ -269,13 +273,11 @@ def test_the_stack_and_region_go_before_or_after_the_command(
 
 
 @pytest.fixture
-def state_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def state_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Where `--local` looks for `make run`'s stack: a file of this test's (none yet)."""
     path = tmp_path / "local-stack.json"
     monkeypatch.setenv("LOCAL_STATE_FILE", str(path))
-    get_local_settings.cache_clear()
-    yield path
-    get_local_settings.cache_clear()
+    return path
 
 
 @pytest.mark.parametrize("args", [["--local", "list"], ["list", "--local"]])

@@ -1,5 +1,5 @@
 """`make smoke STACK=name`: the URL and the key found from a stack, against moto's CloudFormation
-and API Gateway; and the errors that stop it before any request."""
+and API Gateway; the errors that stop it before any request; how long it waits for processing."""
 
 import io
 import json
@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto import mock_aws
 
-from local.smoke import SmokeError, SmokeSettings, Target, resolve_target, smoke, target_of_stack
+from ops.config import SmokeSettings
+from ops.smoke import SmokeError, Target, resolve_target, retry_after, smoke, target_of_stack
 
 STACK_NAME = "enrollment-staging"
 KEY_VALUE = "a-key-value-of-forty-characters-or-so-00"
@@ -112,14 +114,27 @@ def test_the_target_must_be_a_url_and_a_key_or_a_stack(
         resolve_target(SmokeSettings.model_validate(given))
 
 
-def test_the_default_processing_delay_is_the_templates(monkeypatch: pytest.MonkeyPatch) -> None:
-    from local.template import load_template
+def accepted(headers: dict[str, str]) -> httpx.Response:
+    """A 202 of POST /enrollments with these headers."""
+    request = httpx.Request("POST", "https://api.example.com/v1/enrollments")
+    return httpx.Response(202, headers=headers, json={}, request=request)
 
-    monkeypatch.delenv("SMOKE_PROCESSING_DELAY", raising=False)
-    variables = load_template()["Resources"]["ProcessorFunction"]["Properties"]["Environment"][
-        "Variables"
-    ]
 
-    settings = SmokeSettings(smoke_margin=7)
+def test_the_wait_for_processing_is_the_202s_retry_after() -> None:
+    assert retry_after(accepted({"Retry-After": "6"})) == 6
 
-    assert settings.processed_within == float(variables["PROCESSING_DELAY_SECONDS"]) + 7
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Retry-After": "0"},
+        {"Retry-After": "1.5"},
+        {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"},
+    ],
+)
+def test_a_202_without_retry_after_in_seconds_fails_naming_it(headers: dict[str, str]) -> None:
+    with pytest.raises(SmokeError, match=r"^Retry-After is not whole seconds") as failure:
+        retry_after(accepted(headers))
+
+    assert "POST https://api.example.com/v1/enrollments -> 202" in str(failure.value)

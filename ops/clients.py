@@ -43,7 +43,7 @@ from app.adapters import clients
 from app.adapters.errors import cancellation_reasons, error_code
 from app.adapters.unit_of_work import CONDITION_CHECK_FAILED, TRANSACTION_CANCELED
 from app.domain.clients import DEFAULT_SCOPES, Client, Scope
-from local.config import LocalState, get_local_settings
+from ops.config import LocalState, LocalStateSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
@@ -97,7 +97,7 @@ def aws_target(stack_name: str, region: str | None) -> Target:
 
 def local_target() -> Target:
     """The stack of the running `make run`."""
-    path = get_local_settings().local_state_file
+    path = LocalStateSettings().local_state_file
     if not path.is_file():
         raise ClientsError(f"make run is not running here (no {path}): start it first")
     try:

@@ -8,7 +8,10 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from local.faults import FaultProxy
+from bench.faults import FaultProxy
+
+# A server and the proxy in front of it, over real sockets.
+pytestmark = pytest.mark.process
 
 
 class Counting(http.server.BaseHTTPRequestHandler):
