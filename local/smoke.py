@@ -7,8 +7,8 @@ A stack: `make smoke STACK=name` reads the URL and the key's id from the stack's
 Each step is printed with its status and time. The first step that fails stops the run, which
 exits 1 naming it, with the response it got. The write steps use an age group of their own, which
 is deleted at the end whatever happened; the enrollment they request stays, as every enrollment
-does (the API deletes none). `SMOKE_READ_ONLY=1` keeps to the reads and the key check, for
-production.
+does (the API deletes none), and is found again in `GET /enrollments`. `SMOKE_READ_ONLY=1`
+keeps to the reads and the key check, for production.
 """
 
 import sys
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import httpx
@@ -36,6 +37,10 @@ SMOKE_AGE_GROUP = {"min_age": SMOKE_AGE, "max_age": SMOKE_AGE}
 # processor, and one retry of a record after a throttled DynamoDB call.
 DEFAULT_MARGIN_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.5
+# The list's indexes follow the table within about a second (DynamoDB's global secondary indexes).
+LIST_LAG_SECONDS = 5.0
+# Pages of 100 to look through for the smoke's enrollment, among those created since.
+MAX_LIST_PAGES = 10
 # What a response shows of itself in a failure: enough to see the error, not a whole page.
 SHOWN_BODY_CHARACTERS = 1000
 
@@ -314,6 +319,34 @@ class Smoke:
                         f"processor consuming the queue?\n{describe(response)}"
                     )
                 time.sleep(POLL_INTERVAL_SECONDS)
+        with self.run.step("GET /enrollments lists it (200)") as step:
+            self.find_listed(step, json_of(response))
+
+    def find_listed(self, step: "Step", enrollment: dict[str, Any]) -> None:
+        """Page through the enrollments created since a second before `enrollment` until it is
+        found: the list's indexes follow the table within about a second, so look again a few
+        times before failing."""
+        since = datetime.fromisoformat(enrollment["created_at"]) - timedelta(seconds=1)
+        params = {"created_after": since.isoformat().replace("+00:00", "Z"), "limit": "100"}
+        deadline = time.monotonic() + LIST_LAG_SECONDS
+        while True:
+            query = params
+            for _ in range(MAX_LIST_PAGES):
+                listed = self.send("GET", "/enrollments", params=query)
+                page = json_of(step.expect(listed, 200))
+                if any(
+                    item["enrollment_id"] == enrollment["enrollment_id"] for item in page["items"]
+                ):
+                    return
+                if page["next_cursor"] is None:
+                    break
+                query = params | {"cursor": page["next_cursor"]}
+            if time.monotonic() >= deadline:
+                raise SmokeError(
+                    f"Enrollment {enrollment['enrollment_id']} is in no page of GET /enrollments "
+                    f"created since {params['created_after']}"
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)
 
     def delete_age_group(self, group_id: str) -> None:
         """Delete the smoke's age group (a step of its own, run whatever happened before)."""
