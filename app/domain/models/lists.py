@@ -1,7 +1,7 @@
 """Models of a list of enrollments: what a caller asks for, where a page ended, and a page."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, NamedTuple
 from uuid import UUID
 
@@ -32,11 +32,13 @@ def _rfc3339(value: object) -> object:
 
 
 def _in_utc(value: datetime) -> datetime:
-    """The same instant in UTC, or `ValueError` where UTC has no such date (year 1, year 9999)."""
+    """The same instant in UTC; one that UTC's calendar cannot hold (before year 1, after 9999)
+    is before, or after, every enrollment: the first, or the last, instant it holds."""
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("is out of range once in UTC") from None
+        ahead = (value.utcoffset() or timedelta(0)) > timedelta(0)
+        return (datetime.min if ahead else datetime.max).replace(tzinfo=UTC)
 
 
 # An instant as a client writes it in a query string; compared and stored in UTC.
