@@ -73,9 +73,9 @@ test-fast: install ## ruff and the tests that start no process, server or build
 	$(BIN)/pytest -m "not process and not browser"
 
 .PHONY: fuzz
-fuzz: install ## The property tests of hostile request bodies and events, with many more examples
+fuzz: install ## The property tests (hostile bodies and events, list pages), with many more examples
 	$(BIN)/pytest tests/app/test_properties.py tests/app/test_lambda_events.py \
-		--hypothesis-profile=fuzz --hypothesis-show-statistics
+		tests/app/test_list_pages_property.py --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 # Chromium comes from the system's packages: Playwright's own browser download is not used.
 .PHONY: test-browser
@@ -116,7 +116,7 @@ build: | $(UV) ## Build the Lambda artifacts (python3.13, arm64) into .aws-sam/b
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
 build-ApiFunction: | $(UV)
-	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app.main
+	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs secretsmanager" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app.main
 
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \

@@ -60,6 +60,9 @@ class ApiSettings(FunctionSettings):
     enrollment_queue_url: Name
     # The id of the stack's own API key (the template's), which holds every scope.
     stack_api_key_id: Name
+    # The Secrets Manager secret whose value signs the cursors of `GET /enrollments`: its ARN.
+    # The value is read on the first list that needs it, not at init.
+    cursor_secret_arn: Name
     # The processor's delay and its event source's MaximumBatchingWindowInSeconds: with them the
     # API tells clients when an enrollment is likely PROCESSED (`Retry-After`).
     processing_delay_seconds: float = Field(ge=0)

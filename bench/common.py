@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +68,22 @@ def pending_enrollment_item(enrollment_id: str) -> dict[str, Any]:
     return dict(enrollments.to_item(enrollment))
 
 
+def enrollment_item(owner: str, seconds: float) -> dict[str, Any]:
+    """A PENDING enrollment of `owner`, created `seconds` after 2026 began, as a DynamoDB item."""
+    created_at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    enrollment = Enrollment(
+        enrollment_id=uuid.uuid4(),
+        name="Maria da Silva",
+        age=22,
+        cpf="52998224725",
+        status=EnrollmentStatus.PENDING,
+        created_at=created_at,
+        updated_at=created_at,
+        owner=owner,
+    )
+    return dict(enrollments.to_item(enrollment))
+
+
 def age_group_item(min_age: int, max_age: int) -> dict[str, Any]:
     """A new age group as a DynamoDB item, written straight to the table."""
     group = AgeGroup(
@@ -107,7 +123,7 @@ class AwsStack:
     def function_env(self, function_id: str) -> dict[str, str]:
         return self.env | self.stack.environment(self.template, function_id)
 
-    def client(self, service: Literal["dynamodb", "sqs"]) -> Any:
+    def client(self, service: Literal["dynamodb", "sqs", "secretsmanager"]) -> Any:
         """A boto3 client of the emulator."""
         return boto3.client(
             service,
@@ -120,7 +136,7 @@ class AwsStack:
 
 @contextmanager
 def emulated_stack() -> Iterator[AwsStack]:
-    """A moto server on 127.0.0.1 with the tables and queues of template.yaml."""
+    """A moto server on 127.0.0.1 with the tables, queues and secrets of template.yaml."""
     emulator = Emulator()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | FAKE_AWS
     env["AWS_ENDPOINT_URL"] = emulator.endpoint_url
@@ -128,7 +144,9 @@ def emulated_stack() -> Iterator[AwsStack]:
     try:
         template = load_template()
         aws = AwsStack(Stack(), template, env)
-        aws.stack = provision(template, aws.client("dynamodb"), aws.client("sqs"))
+        aws.stack = provision(
+            template, aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
+        )
         yield aws
     finally:
         emulator.stop()

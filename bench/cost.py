@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from app.adapters.enrollment_index import SHARDS
+from app.adapters.tables import BY_OWNER, BY_SHARD
 from app.domain.services import MAX_AGE_GROUPS
 
 PRICES_PATH = Path(__file__).with_name("prices.toml")
@@ -158,6 +160,14 @@ class Measured:
     # The template's sampling rule for the API's stage: its reservoir (traces a second) and its
     # rate; None where the template has none and X-Ray's default rule applies.
     api_sampling: dict[str, float] | None = None
+    # The enrollments' indexes: the write units each takes of an enrollment, its put and its
+    # move to PROCESSED together, from the items' sizes and the template's index keys.
+    index_writes: dict[str, float] = field(default_factory=dict)
+    # A page of a client's own GET /enrollments, "first" and "next": its warm billed ms
+    # ("ms"), read units ("rru"), printed bytes ("log_bytes") and items ("items").
+    list_pages: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The template's Secrets Manager secrets (the lists' cursors' key).
+    secrets: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,6 +287,9 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
         wru = measured.wru_claim + measured.wru_transaction + measured.wru_update
     else:
         wru = measured.wru_put + measured.wru_update
+    if not scenario.seed:
+        # The seed's design had no list, and no index.
+        wru += sum(measured.index_writes.values())
     rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get
     # The send, then per batch one receive and one DeleteMessageBatch (modelled, not counted).
     sqs = 1 + 2 * invocations
@@ -365,7 +378,68 @@ def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, 
         * 730
         * prices["sqs_requests"].price
         / MILLION,
+        "the lists' cursor secret": measured.secrets * prices["secrets_manager_secret"].price,
     }
+
+
+LIST_SERVICES = ("API Gateway", "Lambda: API", "DynamoDB", "CloudWatch Logs", "X-Ray")
+
+
+def list_page_cost(measured: Measured, page: str, prices: Mapping[str, Price]) -> dict[str, float]:
+    """Dollars per thousand pages of a client's own GET /enrollments (`page`: "first", "next"),
+    by service: one request, its billed duration, its Query's read units, its lines."""
+    quantities = measured.list_pages[page]
+    gb_s = billed_ms(quantities["ms"]) / 1000 * measured.api_memory_mb / 1024
+    log_bytes = (
+        quantities["log_bytes"]
+        + measured.access_log_bytes
+        + system_log_bytes(measured, "ApiFunction")
+    )
+    sampled = (measured.api_sampling or {"rate": prices["xray_default_rate"].price})["rate"]
+    each = {
+        "API Gateway": prices["api_gateway_rest"].price / MILLION,
+        "Lambda: API": prices["lambda_requests"].price / MILLION
+        + gb_s * prices["lambda_arm64_duration"].price,
+        "DynamoDB": quantities["rru"] * prices["dynamodb_read_request_unit"].price / MILLION,
+        "CloudWatch Logs": log_bytes / GIB * prices["logs_ingestion"].price,
+        "X-Ray": sampled * prices["xray_traces_recorded"].price / MILLION,
+    }
+    return {service: dollars * 1000 for service, dollars in each.items()}
+
+
+def list_lines(measured: Measured, prices: Mapping[str, Price]) -> list[str]:
+    """Markdown lines: what a thousand pages of a client's own list cost, by service."""
+    if not measured.list_pages:
+        return []
+    items = measured.list_pages["first"]["items"]
+    lines = [
+        "",
+        f"A page of a client's own `GET /enrollments`, {items:g} items: $ per thousand pages "
+        "(one request, its warm billed duration, the read units of its one Query, eventually "
+        "consistent, its log lines):",
+        "",
+        "| page | " + " | ".join(LIST_SERVICES) + " | total | read units |",
+        "|---|" + "---|" * (len(LIST_SERVICES) + 2),
+    ]
+    for page in ("first", "next"):
+        costs = list_page_cost(measured, page, prices)
+        row = " | ".join(f"${costs[service]:,.4f}" for service in LIST_SERVICES)
+        total = sum(costs.values())
+        rru = measured.list_pages[page]["rru"]
+        lines.append(f"| {page} | {row} | **${total:,.4f}** | {rru:g} |")
+    return lines
+
+
+def index_line(measured: Measured, prices: Mapping[str, Price]) -> str:
+    """What the enrollments' indexes add to an enrollment's writes."""
+    price = prices["dynamodb_write_request_unit"].price
+    each = ", ".join(f"`{name}` {units:g}" for name, units in measured.index_writes.items())
+    total = sum(measured.index_writes.values())
+    return (
+        f"the enrollments' indexes (GET /enrollments): {total:g} write units an enrollment, its "
+        f"put and its move to PROCESSED ({each}; a key that moves is two), "
+        f"{_money(total * price)} per million enrollments, in the DynamoDB line above"
+    )
 
 
 # --- The table -----------------------------------------------------------------------------------
@@ -457,18 +531,22 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
             f"| {name} | {before:.2f} | {after:.2f} | {_money((1 + before) * gateway)} "
             f"| {_money((1 + after) * gateway)} |"
         )
+    lines += list_lines(measured, prices)
     fixed = fixed_monthly(measured, prices)
     lines += [
         "",
         f"Fixed, a month, idle: {_money(sum(fixed.values()))} ("
         + ", ".join(f"{name} {_money(value)}" for name, value in fixed.items())
         + "). The dashboard is free within an account's first 3; the empty receives are "
-        f"{prices['sqs_idle_receives'].status}.",
+        f"{prices['sqs_idle_receives'].status}; the secret's reads, one per execution "
+        f"environment, are ${prices['secrets_manager_api_calls'].price:g} per 10,000.",
         "",
     ]
     lines += [f"- {note}" for note in measured.notes]
     if measured.age_group_bytes:
         lines.append(f"- {cap_line(measured, prices)}")
+    if measured.index_writes:
+        lines.append(f"- {index_line(measured, prices)}")
     lines.append(f"- {system_log_line(measured, prices)}")
     return lines
 
@@ -543,6 +621,11 @@ class Plan:
     ramp_minutes: float
     wru_per_second: float
     rru_per_second: float
+    # The enrollments' indexes, all of them; a client's own partition (`by-owner`) if one client
+    # sent the whole rate; a shard of every client's (`by-shard`).
+    index_wru_per_second: float
+    owner_partition_wru: float
+    shard_partition_wru: float
     limits: list[Limit]
     monthly: float
     seed_monthly: float
@@ -602,6 +685,11 @@ def plan(
     keys_wru = measured.wru_claim + measured.wru_transaction - 2 * measured.wru_put if keyed else 0
     wru = rate * max(enrollments_wru, keys_wru)
     rru = rate * use.rru
+    index_wru = rate * sum(measured.index_writes.values())
+    owner_partition = rate * measured.index_writes.get(BY_OWNER.name, 0.0)
+    # A shard of `by-shard` takes its enrollments' puts and updates (and PENDING's shard of
+    # `by-status-shard` as many: their puts and their moves out).
+    shard_partition = rate * measured.index_writes.get(BY_SHARD.name, 0.0) / SHARDS
     ramp = max(0.0, (concurrency - 5) / 300)
     limits = [
         Limit(
@@ -648,6 +736,15 @@ def plan(
             "DynamoDB guide, warm throughput (4 partitions at 4,000 WRU/s: assumed)",
         ),
     ]
+    if measured.index_writes:
+        limits.append(
+            Limit(
+                "DynamoDB index partition (WRU/s, one client's own enrollments at the whole rate)",
+                1000,
+                owner_partition,
+                "DynamoDB guide, warm throughput; docs/adr/0011-enrollment-lists.md",
+            )
+        )
     if monthly_quota is not None:
         limits.append(
             Limit(
@@ -679,6 +776,9 @@ def plan(
         ramp_minutes=ramp,
         wru_per_second=wru,
         rru_per_second=rru,
+        index_wru_per_second=index_wru,
+        owner_partition_wru=owner_partition,
+        shard_partition_wru=shard_partition,
         limits=limits,
         monthly=per_enrollment * monthly_enrollments + fixed,
         seed_monthly=seed_per_enrollment * monthly_enrollments + fixed,
@@ -710,6 +810,10 @@ def plan_lines(result: Plan) -> list[str]:
         f"{result.ramp_minutes:.1f} min after a burst starts (from 5, +300 a minute)",
         f"  DynamoDB: {result.wru_per_second:,.0f} WRU/s on the busier table, "
         f"{result.rru_per_second:,.0f} RRU/s in all",
+        f"  DynamoDB indexes of the enrollments (GET /enrollments): "
+        f"{result.index_wru_per_second:,.0f} WRU/s in all; a partition of one client's own "
+        f"{result.owner_partition_wru:,.0f} at most (if one client sent the whole rate), a "
+        f"shard of every client's {result.shard_partition_wru:,.0f} (of 1,000 each)",
         "",
         "Limits, the first to bind first:",
     ]

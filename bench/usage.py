@@ -107,6 +107,7 @@ def _fresh_tables(aws: AwsStack, function_id: str) -> None:
         aws.template,
         aws.client("dynamodb"),
         aws.client("sqs"),
+        aws.client("secretsmanager"),
         prefix=f"cost{uuid.uuid4().hex[:6]}-",
     )
     os.environ.update(aws.env | stack.environment(aws.template, function_id))
@@ -115,10 +116,12 @@ def _fresh_tables(aws: AwsStack, function_id: str) -> None:
 def _api_requests(aws: AwsStack) -> dict[str, Any]:
     _fresh_tables(aws, "ApiFunction")
     from app.adapters.aws import get_dynamodb_client
+    from app.api.security import get_client_cache
     from app.config import get_api_settings
 
     get_api_settings.cache_clear()
     get_dynamodb_client.cache_clear()
+    get_client_cache.cache_clear()
     from app.main import handler
 
     settings = get_api_settings()
@@ -126,8 +129,11 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
     context = LambdaContext()
     body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
 
-    def call(method: str, path: str, data: Any = None, headers: Any = None) -> dict[str, Any]:
-        response: dict[str, Any] = handler(rest_event(method, path, data, headers), context)
+    def call(
+        method: str, path: str, data: Any = None, headers: Any = None, key: str | None = None
+    ) -> dict[str, Any]:
+        event = rest_event(method, path, data, headers, **({"api_key_id": key} if key else {}))
+        response: dict[str, Any] = handler(event, context)
         assert response["statusCode"] in (200, 201, 202), response
         return response
 
@@ -159,6 +165,7 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
     result["retry_after_seconds"] = float(
         call("POST", "/enrollments", body)["headers"]["retry-after"]
     )
+    result["list_pages"] = _list_pages(call, dynamodb, settings)
 
     def item(table: str, key: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = dynamodb.get_item(TableName=table, Key=key)["Item"]
@@ -183,8 +190,78 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
         "age_group_bytes": max(item_size(g) for g in groups),
         "enrollment_bytes": item_size(enrollment),
         "record_bytes": item_size(record),
+        "index_writes": index_writes(aws.template, enrollment),
     }
     return result
+
+
+def index_writes(template: dict[str, Any], item: dict[str, Any]) -> dict[str, float]:
+    """The write units each index of the enrollments table takes of an enrollment: its put, then
+    its move to PROCESSED, which writes the index item again where its key stays (the item
+    changed, and the index holds it all) and deletes it and puts it anew where its key moves."""
+    from app.adapters.enrollments import from_item, to_item
+    from app.domain.models.enrollments import EnrollmentStatus
+
+    pending = from_item(item)
+    processed = to_item(pending.model_copy(update={"status": EnrollmentStatus.PROCESSED}))
+    table = template["Resources"]["EnrollmentsTable"]["Properties"]
+    found = {}
+    for index in table.get("GlobalSecondaryIndexes", []):
+        keys = [key["AttributeName"] for key in index["KeySchema"]]
+        if not all(key in item for key in keys):
+            found[index["IndexName"]] = 0.0
+            continue
+        moves = any(item[key] != processed[key] for key in keys)
+        update = (2 if moves else 1) * write_units(item_size(processed))
+        found[index["IndexName"]] = float(write_units(item_size(item)) + update)
+    return found
+
+
+def _list_pages(
+    call: Callable[..., dict[str, Any]], dynamodb: Any, settings: Any
+) -> dict[str, dict[str, float]]:
+    """Warm durations, read units and printed bytes of a client's first and next page of its
+    own GET /enrollments, of the default limit, with two pages' worth of its enrollments."""
+    from app.adapters import clients
+    from app.domain.clients import DEFAULT_SCOPES, Client
+    from app.domain.models.lists import DEFAULT_LIMIT
+
+    partner = Client(api_key_id="cost-client", name="cost-client", scopes=DEFAULT_SCOPES)
+    dynamodb.put_item(TableName=settings.clients_table, Item=clients.to_item(partner))
+    body = {"name": "Maria da Silva", "age": 22, "cpf": "52998224725"}
+    for _ in range(2 * DEFAULT_LIMIT + 1):
+        call("POST", "/enrollments", body, key=partner.api_key_id)
+    first = f"/enrollments?limit={DEFAULT_LIMIT}"
+    cursor = json.loads(call("GET", first, key=partner.api_key_id)["body"])["next_cursor"]
+    found: dict[str, dict[str, float]] = {}
+    with step("Cost: a client's list pages", 2 * (WARMUP + RUNS + 1)) as advance:
+        for page, path in (("first", first), ("next", f"{first}&cursor={cursor}")):
+
+            def read(path: str = path) -> dict[str, Any]:
+                return call("GET", path, key=partner.api_key_id)
+
+            for _ in range(WARMUP):
+                read()
+            ms = median([_timed_ms(read) for _ in range(RUNS)])
+            advance(WARMUP + RUNS)
+            with printed_bytes() as printed:
+                items = json.loads(read()["body"])["items"]
+            advance(1)
+            # A Query is billed on the size of the items it reads, added up, per 4 KB.
+            stored = [
+                dynamodb.get_item(
+                    TableName=settings.enrollments_table,
+                    Key={"enrollment_id": {"S": item["enrollment_id"]}},
+                )["Item"]
+                for item in items
+            ]
+            found[page] = {
+                "ms": ms,
+                "rru": read_units(sum(item_size(item) for item in stored), consistent=False),
+                "log_bytes": float(printed()),
+                "items": float(len(items)),
+            }
+    return found
 
 
 # What API Gateway puts in place of each variable of the access log's format: a real request's
@@ -348,6 +425,11 @@ def measure_usage(
         f"a line of API Gateway's access log {access_log_bytes(template):.0f} bytes a request "
         "(the template's format, with a real request's values); Lambda's START and REPORT "
         "lines are counted where the template's SystemLogLevel sends them",
+        f"lists: a client's first and next page of its own GET /enrollments, "
+        f"{api['list_pages']['first']['items']:g} items each, take "
+        f"{api['list_pages']['first']['ms']:.1f} and {api['list_pages']['next']['ms']:.1f} ms "
+        "warm: moto's Query of an index reads every item of the table, where DynamoDB reads the "
+        "page's, so these durations grow with the emulator's table and bound the billed one",
         "X-Ray: API Gateway samples requests by "
         + (
             f"the template's rule ({api_sampling['reservoir']:g} a second, then "
@@ -391,6 +473,9 @@ def measure_usage(
         admitted_rate=admitted_rate,
         notes=notes,
         api_sampling=api_sampling,
+        index_writes=api["index_writes"],
+        list_pages=api["list_pages"],
+        secrets=sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret"),
     )
     if save is not None:
         save.write_text(json.dumps(measured.to_json(), indent=1) + "\n")

@@ -6,11 +6,13 @@ handler, its AWS calls recorded; the floor makes those calls again, directly, wi
 parameters (bench.calls). Both sides use the same botocore clients on the same moto server,
 alternating call by call, and before each run what the last one created is deleted and what the
 sample finds is put back, untimed. The difference is what FastAPI, Mangum, pydantic and the app's
-own code add to a request. Two rows beyond the declarations: the list of age groups read with a
-client's key (whose record the app caches), and an enrollment requested with as many age groups
-as may be registered.
+own code add to a request. Rows beyond the declarations: the list of age groups read with a
+client's key (whose record the app caches), an enrollment requested with as many age groups
+as may be registered, and the first and the next page of 20 of a client's own enrollments (its
+floor, the one Query the page makes).
 """
 
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -19,14 +21,15 @@ from typing import Any
 
 from app.adapters import clients
 from app.adapters.clients import CACHE_SECONDS
-from app.adapters.tables import AGE_GROUPS, TABLES
+from app.adapters.tables import AGE_GROUPS, ENROLLMENTS, TABLES
 from app.api.factory import samples
 from app.api.operations import Sample
 from app.domain.clients import DEFAULT_SCOPES, Client
+from app.domain.models.lists import DEFAULT_LIMIT
 from app.domain.services import MAX_AGE_GROUPS
 from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from bench.calls import CallRecorder, Recorded, SampleState, replay
-from bench.common import AwsStack, Figure, age_group_item, interleaved, median
+from bench.common import AwsStack, Figure, age_group_item, enrollment_item, interleaved, median
 from bench.progress import step
 from local.aws_shapes import LambdaContext
 
@@ -82,6 +85,19 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
             extra=more_groups,
         )
     )
+    # Two pages of the client's own enrollments, put in place once: the rows only read them.
+    listed = [
+        enrollment_item(partner.api_key_id, seconds) for seconds in range(2 * DEFAULT_LIMIT + 1)
+    ]
+    for item in listed:
+        dynamodb.put_item(TableName=settings.enrollments_table, Item=item)
+    first_page = Sample("GET", f"/enrollments?limit={DEFAULT_LIMIT}")
+    answer = handler(rest_event("GET", first_page.path, api_key_id=partner.api_key_id), context)
+    cursor = json.loads(answer["body"])["next_cursor"]
+    next_page = first_page._replace(path=f"{first_page.path}&cursor={cursor}")
+    for page, sample in (("first", first_page), ("next", next_page)):
+        name = f"GET /enrollments as a client, {page} page of {DEFAULT_LIMIT}"
+        rows.append(Row(name, sample, partner.api_key_id))
 
     def timed(action: Callable[[], object]) -> float:
         start = time.perf_counter()
@@ -137,6 +153,9 @@ def measure(aws: AwsStack) -> tuple[list[Figure], list[str]]:
         for row in rows:
             figures.append(measure_row(row, advance))
     dynamodb.meta.events.unregister("provide-client-params.dynamodb.GetItem", count_client_reads)
+    for item in listed:
+        key = {ENROLLMENTS.key: item[ENROLLMENTS.key]}
+        dynamodb.delete_item(TableName=settings.enrollments_table, Key=key)
     note = (
         f"warm: {RUNS} calls per sample on each side after {WARMUP} warm-up calls each; the "
         "samples are the operations' own (app/api/operations.py), each served on a table of "

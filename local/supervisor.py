@@ -224,7 +224,8 @@ class LocalService:
         )
 
     def provision(self) -> Stack:
-        """Create the template's tables and queues on the emulator (reusing existing ones)."""
+        """Create the template's tables, queues and secrets on the emulator (reusing existing
+        ones)."""
         env = self.aws_environment()
         session = boto3.session.Session(
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
@@ -234,7 +235,8 @@ class LocalService:
         endpoint = env["AWS_ENDPOINT_URL"]
         sqs = self._sqs = session.client("sqs", endpoint_url=endpoint)
         dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-        stack = provision(self.template, dynamodb, sqs, exist_ok=True)
+        secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
+        stack = provision(self.template, dynamodb, sqs, secretsmanager, exist_ok=True)
         self._key_aliases = provision_gateway(
             self.template,
             session.client("apigateway", endpoint_url=endpoint),

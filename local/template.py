@@ -1,4 +1,5 @@
-"""Read `template.yaml` and create its tables and queues, so their definition lives in one place."""
+"""Read `template.yaml` and create its tables, queues and secrets, so their definition lives in
+one place."""
 
 import copy
 import json
@@ -13,6 +14,7 @@ from app.entrypoints.events import SAMPLE_API_KEY_ID
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -128,20 +130,60 @@ def table_definition(props: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+# What GetRandomPassword takes of a secret's GenerateSecretString (the rest shapes a JSON value).
+PASSWORD_OPTIONS = (
+    "PasswordLength",
+    "ExcludeCharacters",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "ExcludeLowercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
+
+
+def provision_secrets(
+    template: dict[str, Any],
+    secretsmanager: "SecretsManagerClient",
+    stack: Stack,
+    prefix: str = "",
+    exist_ok: bool = False,
+) -> None:
+    """Create the template's Secrets Manager secrets, each with a random value as its
+    `GenerateSecretString` says; `!Ref` of one is its ARN, as in CloudFormation."""
+    for logical_id, props in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        generate = props["GenerateSecretString"]
+        value = secretsmanager.get_random_password(
+            **{key: generate[key] for key in PASSWORD_OPTIONS if key in generate}
+        )["RandomPassword"]
+        name = f"{prefix}{logical_id}"
+        try:
+            arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
+        except secretsmanager.exceptions.ResourceExistsException:
+            if not exist_ok:
+                raise
+            arn = secretsmanager.describe_secret(SecretId=name)["ARN"]
+        stack.refs[logical_id] = arn
+
+
 def provision(
     template: dict[str, Any],
     dynamodb: "DynamoDBClient",
     sqs: "SQSClient",
+    secretsmanager: "SecretsManagerClient",
     prefix: str = "",
     exist_ok: bool = False,
     api_key_id: str = SAMPLE_API_KEY_ID,
 ) -> Stack:
-    """Create the template's DynamoDB tables and SQS queues (dead-letter queues first).
+    """Create the template's DynamoDB tables, SQS queues (dead-letter queues first) and secrets.
 
-    With `exist_ok`, tables that already exist are used as they are (a shared emulator that a
-    previous run provisioned); queues are always reused when their attributes match.
+    With `exist_ok`, tables and secrets that already exist are used as they are (a shared
+    emulator that a previous run provisioned); queues are always reused when their attributes
+    match.
     """
     stack = Stack.of(template, api_key_id)
+    provision_secrets(template, secretsmanager, stack, prefix, exist_ok)
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}{logical_id}"
         try:

@@ -8,8 +8,8 @@ Each step is printed with its status and time. The first step that fails stops t
 exits 1 naming it, with the response it got. The write steps use an age group of their own, which
 is deleted at the end whatever happened; the enrollment they request stays, as every enrollment
 does (the API deletes none); it must be PROCESSED within its 202's `Retry-After` (the API's own
-estimate) and `SMOKE_MARGIN`. `SMOKE_READ_ONLY=1` keeps to the reads and the key check, for
-production.
+estimate) and `SMOKE_MARGIN`, and is found again in `GET /enrollments`. `SMOKE_READ_ONLY=1` keeps
+to the reads and the key check, for production.
 """
 
 import sys
@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import httpx
@@ -32,6 +33,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 SMOKE_AGE = 149
 SMOKE_AGE_GROUP = {"min_age": SMOKE_AGE, "max_age": SMOKE_AGE}
 POLL_INTERVAL_SECONDS = 0.5
+# The list's indexes follow the table within about a second (DynamoDB's global secondary indexes).
+LIST_LAG_SECONDS = 5.0
+# Pages of 100 to look through for the smoke's enrollment, among those created since.
+MAX_LIST_PAGES = 10
 # What a response shows of itself in a failure: enough to see the error, not a whole page.
 SHOWN_BODY_CHARACTERS = 1000
 # ...and of its headers, those that say where the request went and what the API made of it.
@@ -303,6 +308,34 @@ class Smoke:
                         f"processor consuming the queue?\n{describe(response)}"
                     )
                 time.sleep(POLL_INTERVAL_SECONDS)
+        with self.run.step("GET /enrollments lists it (200)") as step:
+            self.find_listed(step, json_of(response))
+
+    def find_listed(self, step: "Step", enrollment: dict[str, Any]) -> None:
+        """Page through the enrollments created since a second before `enrollment` until it is
+        found: the list's indexes follow the table within about a second, so look again a few
+        times before failing."""
+        since = datetime.fromisoformat(enrollment["created_at"]) - timedelta(seconds=1)
+        params = {"created_after": since.isoformat().replace("+00:00", "Z"), "limit": "100"}
+        deadline = time.monotonic() + LIST_LAG_SECONDS
+        while True:
+            query = params
+            for _ in range(MAX_LIST_PAGES):
+                listed = self.send("GET", "/enrollments", params=query)
+                page = json_of(step.expect(listed, 200))
+                if any(
+                    item["enrollment_id"] == enrollment["enrollment_id"] for item in page["items"]
+                ):
+                    return
+                if page["next_cursor"] is None:
+                    break
+                query = params | {"cursor": page["next_cursor"]}
+            if time.monotonic() >= deadline:
+                raise SmokeError(
+                    f"Enrollment {enrollment['enrollment_id']} is in no page of GET /enrollments "
+                    f"created since {params['created_after']}"
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)
 
     def delete_age_group(self, group_id: str) -> None:
         """Delete the smoke's age group (a step of its own, run whatever happened before)."""

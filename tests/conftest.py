@@ -20,8 +20,13 @@ from moto.core.config import DefaultConfig
 from starlette.types import ASGIApp
 
 from app.adapters import clients
-from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
-from app.api.dependencies import get_metrics, get_resolver
+from app.adapters.aws import (
+    get_aws_session,
+    get_dynamodb_client,
+    get_secretsmanager_client,
+    get_sqs_client,
+)
+from app.api.dependencies import get_cursor_seal, get_metrics, get_resolver
 from app.api.factory import create_app
 from app.api.security import get_caller, get_client_cache
 from app.config import get_api_settings, get_notifier_settings, get_processor_settings
@@ -54,8 +59,10 @@ _CACHED_PROVIDERS = (
     get_aws_session,
     get_dynamodb_client,
     get_sqs_client,
+    get_secretsmanager_client,
     get_enrollment_repository,
     get_client_cache,
+    get_cursor_seal,
 )
 
 
@@ -96,6 +103,9 @@ def function_environment(function_id: str) -> dict[str, str]:
         stack.refs[logical_id] = logical_id
     for logical_id in resources_of_type(template, "AWS::SQS::Queue"):
         stack.refs[logical_id] = MOTO_QUEUE_URL.format(logical_id)
+    # A secret's name serves where its ARN does (`SecretId`).
+    for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        stack.refs[logical_id] = logical_id
     return stack.environment(template, function_id) | {"PROCESSING_DELAY_SECONDS": "0"}
 
 
@@ -136,7 +146,9 @@ def event_loop_as_on_lambda() -> Iterator[None]:
 def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
-    created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+    created = provision(
+        template, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+    )
     for function_id in FUNCTIONS:
         for name, value in created.environment(template, function_id).items():
             monkeypatch.setenv(name, value)

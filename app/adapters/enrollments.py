@@ -6,10 +6,12 @@ from uuid import UUID
 
 from botocore.exceptions import ClientError
 
+from app.adapters.enrollment_index import index_attributes, newest_first, status_attributes
 from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
 from app.adapters.tables import ENROLLMENTS, Table
 from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.domain.models.lists import EnrollmentSelection, Slice
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
 class EnrollmentRepository:
     """Enrollments, one item each, keyed by `enrollment_id`; new ones are written by a unit of work
-    (`add`)."""
+    (`add`), and listed newest first from the table's indexes (`list`)."""
 
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._client = client
@@ -42,24 +44,40 @@ class EnrollmentRepository:
             raise NotFoundError("Enrollment", enrollment_id)
         return from_item(response["Item"])
 
-    def mark_processed(self, enrollment_id: UUID) -> bool:
-        """Move a `PENDING` enrollment to `PROCESSED`.
+    def list(self, selection: EnrollmentSelection) -> Slice:
+        """A page of the enrollments `selection` names, newest first, read from the indexes
+        (eventually consistent), and whether older ones may follow."""
+        with translate_aws_errors(ENROLLMENTS.dependency):
+            items, more = newest_first(self._client, self._table.name, selection)
+        return Slice([from_item(item) for item in items], more)
+
+    def mark_processed(self, enrollment: Enrollment) -> bool:
+        """Move a `PENDING` enrollment, as it was read, to `PROCESSED`, and to the partitions of
+        its new status in the indexes.
 
         Returns False when it was already `PROCESSED` (a redelivered message), and raises
         `NotFoundError` when the enrollment does not exist (yet).
         """
+        enrollment_id = enrollment.enrollment_id
+        moved = status_attributes(enrollment, EnrollmentStatus.PROCESSED)
+        names = {f"#index{number}": name for number, name in enumerate(moved)}
+        values: dict[str, AttributeValueTypeDef] = {
+            f":index{number}": {"S": value} for number, value in enumerate(moved.values())
+        }
         with translate_aws_errors(ENROLLMENTS.dependency):
             try:
                 self._client.update_item(
                     TableName=self._table.name,
                     Key={ENROLLMENTS.key: {"S": str(enrollment_id)}},
-                    UpdateExpression="SET #status = :processed, updated_at = :now",
+                    UpdateExpression="SET #status = :processed, updated_at = :now"
+                    + "".join(f", {name} = :{name[1:]}" for name in names),
                     ConditionExpression="#status = :pending",
-                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeNames={"#status": "status", **names},
                     ExpressionAttributeValues={
                         ":pending": {"S": EnrollmentStatus.PENDING},
                         ":processed": {"S": EnrollmentStatus.PROCESSED},
                         ":now": {"S": datetime.now(UTC).isoformat()},
+                        **values,
                     },
                 )
             except ClientError as exc:
@@ -87,6 +105,8 @@ def to_item(enrollment: Enrollment) -> dict[str, "AttributeValueTypeDef"]:
     }
     if enrollment.owner is not None:
         item["owner"] = {"S": enrollment.owner}
+    for name, value in index_attributes(enrollment).items():
+        item[name] = {"S": value}
     return item
 
 

@@ -6,11 +6,12 @@ A sample's resources are fixed (their ids, their times), so that a primed snapsh
 from one publication to the next.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
 from app.adapters import age_groups, deliveries, enrollments, webhooks
+from app.adapters.enrollment_index import item_key, partitions
 from app.adapters.tables import (
     AGE_GROUPS,
     DELIVERIES,
@@ -21,6 +22,7 @@ from app.adapters.tables import (
 )
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.domain.models.lists import EnrollmentSelection
 from app.domain.models.webhooks import DeliveryAttempt, DeliveryOutcome, WebhookEndpoint
 
 
@@ -53,6 +55,16 @@ SAMPLE_ENROLLMENT = Enrollment(
     status=EnrollmentStatus.PENDING,
     created_at=SAMPLE_TIME,
     updated_at=SAMPLE_TIME,
+)
+# A second enrollment, a second newer and processed, in another shard of the lists' indexes: a
+# list of one item per page finds a next page.
+SAMPLE_LATER_ENROLLMENT = SAMPLE_ENROLLMENT.model_copy(
+    update={
+        "enrollment_id": UUID("00000000-0000-4000-8000-000000000003"),
+        "status": EnrollmentStatus.PROCESSED,
+        "created_at": SAMPLE_TIME + timedelta(seconds=1),
+        "updated_at": SAMPLE_TIME + timedelta(seconds=5),
+    }
 )
 
 
@@ -162,3 +174,33 @@ def delivery_read() -> AwsCall:
 def delivery_queued() -> AwsCall:
     """A delivery job sent to the delivery queue."""
     return AwsCall("sqs", "send_message", {"MessageId": "00000000-0000-4000-8000-000000000003"})
+
+
+def enrollments_listed(
+    *found: Enrollment, limit: int, status: EnrollmentStatus | None = None
+) -> tuple[AwsCall, ...]:
+    """A page of every client's enrollments (as the stack's key lists them), of `limit` items in
+    `status`, read from the indexes, which hold `found`: a Query of each partition the list reads,
+    in its order, each answering what that partition holds of `found`."""
+    selection = EnrollmentSelection(None, status, None, None, limit, None)
+    calls = []
+    items = [enrollments.to_item(enrollment) for enrollment in found]
+    for index, partition in partitions(selection):
+        held = sorted(
+            (item for item in items if item.get(index.partition_key) == {"S": partition}),
+            key=lambda item: str(item[index.sort_key]["S"]),
+            reverse=True,
+        )
+        page = held[: selection.limit]
+        answer: dict[str, Any] = {"Items": page, "Count": len(page), "ScannedCount": len(page)}
+        if len(held) > selection.limit:
+            last = held[selection.limit - 1]
+            answer["LastEvaluatedKey"] = item_key(last, index, ENROLLMENTS.key)
+        calls.append(AwsCall("dynamodb", "query", answer, ENROLLMENTS, tuple(held)))
+    return tuple(calls)
+
+
+def cursor_key_read() -> AwsCall:
+    """The cursors' key read from Secrets Manager, once per process, by the first list that seals
+    or opens a cursor."""
+    return AwsCall("secretsmanager", "get_secret_value", {"SecretString": "sample-cursor-key"})

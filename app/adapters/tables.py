@@ -9,6 +9,14 @@ their indexes, TTL and streams from that same declaration.
 from typing import NamedTuple
 
 
+class IndexSpec(NamedTuple):
+    """A global secondary index as the code knows it: its name and its two keys' attributes."""
+
+    name: str
+    partition_key: str
+    sort_key: str
+
+
 class TableSpec(NamedTuple):
     """A table as the code knows it."""
 
@@ -20,6 +28,8 @@ class TableSpec(NamedTuple):
     dependency: str
     # Its sort key, where items share a partition.
     sort_key: str | None = None
+    # Its global secondary indexes, as the template declares them.
+    indexes: tuple[IndexSpec, ...] = ()
 
     def key_of(self, item: dict[str, object]) -> dict[str, object]:
         """The key attributes of one of its items."""
@@ -27,13 +37,25 @@ class TableSpec(NamedTuple):
         return {name: item[name] for name in names}
 
 
+# The enrollments' indexes, each sorted newest last by `created_key` (app/adapters/
+# enrollment_index.py says what each partition holds; docs/adr/0011-enrollment-lists.md why).
+BY_OWNER = IndexSpec("by-owner", "owner", "created_key")
+BY_OWNER_STATUS = IndexSpec("by-owner-status", "owner_status", "created_key")
+BY_SHARD = IndexSpec("by-shard", "shard", "created_key")
+BY_STATUS_SHARD = IndexSpec("by-status-shard", "status_shard", "created_key")
+
 AGE_GROUPS = TableSpec("AgeGroupsTable", "age_group_id", "The age groups table")
-ENROLLMENTS = TableSpec("EnrollmentsTable", "enrollment_id", "The enrollments table")
+ENROLLMENTS = TableSpec(
+    "EnrollmentsTable",
+    "enrollment_id",
+    "The enrollments table",
+    indexes=(BY_OWNER, BY_OWNER_STATUS, BY_SHARD, BY_STATUS_SHARD),
+)
 IDEMPOTENCY = TableSpec("IdempotencyTable", "request_key", "The idempotency table")
 CLIENTS = TableSpec("ClientsTable", "api_key_id", "The clients table")
 WEBHOOKS = TableSpec("WebhooksTable", "api_key_id", "The webhooks table")
 DELIVERIES = TableSpec(
-    "WebhookDeliveriesTable", "api_key_id", "The webhook deliveries table", "delivery_id"
+    "WebhookDeliveriesTable", "api_key_id", "The webhook deliveries table", sort_key="delivery_id"
 )
 
 TABLES = (AGE_GROUPS, ENROLLMENTS, IDEMPOTENCY, CLIENTS, WEBHOOKS, DELIVERIES)

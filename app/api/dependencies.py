@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 
 from app.adapters.age_groups import AgeGroupRepository
-from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
 from app.adapters.deliveries import DeliveryRepository
 from app.adapters.delivery_queue import DeliveryQueue
 from app.adapters.enrollments import EnrollmentRepository
 from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.queue import EnrollmentQueue
+from app.adapters.secrets import SecretKey
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.adapters.webhook_http import SystemResolver
 from app.adapters.webhooks import WebhookRepository
@@ -25,6 +26,7 @@ from app.api import idempotency
 from app.api.errors import render_refusal
 from app.api.security import CallerDep
 from app.config import get_api_settings
+from app.domain.cursors import CursorSeal
 from app.domain.destinations import Resolver
 from app.domain.errors import IdempotencyKeyRepeatedError
 from app.observability.metrics import MetricsEmitter
@@ -132,3 +134,18 @@ async def get_request_metrics() -> MetricsEmitter:
 
 
 MetricsDep = Annotated[MetricsEmitter, Depends(get_request_metrics)]
+
+
+@lru_cache
+def get_cursor_seal() -> CursorSeal:
+    """The seal of the lists' cursors, keyed by the cursor secret, read when first needed (one
+    per process: cleared after SnapStart priming, so no snapshot holds the key)."""
+    return CursorSeal(SecretKey(get_secretsmanager_client, get_api_settings().cursor_secret_arn))
+
+
+async def get_request_cursor_seal() -> CursorSeal:
+    """The process's cursor seal, for a route."""
+    return get_cursor_seal()
+
+
+CursorSealDep = Annotated[CursorSeal, Depends(get_request_cursor_seal)]

@@ -16,6 +16,7 @@ from app.domain.errors import (
     DependencyUnavailableError,
     IdempotencyKeyInvalidError,
     IdempotencyKeyReusedError,
+    InvalidCursorError,
     MissingScopeError,
     NotFoundError,
     RefusalError,
@@ -54,6 +55,7 @@ REFUSALS: dict[type[RefusalError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     AgeNotAllowedError: status.HTTP_400_BAD_REQUEST,
     TooManyAgeGroupsError: status.HTTP_409_CONFLICT,
+    InvalidCursorError: status.HTTP_400_BAD_REQUEST,
 }
 
 

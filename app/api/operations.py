@@ -49,9 +49,10 @@ class DeclaredSample(NamedTuple):
     @property
     def name(self) -> str:
         """How the priming's log and the benchmark's rows name it: `POST /enrollments with a
-        key`."""
+        key`, `GET /enrollments?status=PENDING`."""
         keyed = any(name.lower() == "idempotency-key" for name in self.sample.headers)
-        return f"{self.sample.method} {self.route}" + (" with a key" if keyed else "")
+        _, mark, query = self.sample.path.partition("?")
+        return f"{self.sample.method} {self.route}{mark}{query}" + (" with a key" if keyed else "")
 
 
 class Operation(dict[str, Any]):

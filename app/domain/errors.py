@@ -48,6 +48,17 @@ class UnsafeWebhookUrlError(ServiceError):
         self.rule = rule
 
 
+class InvalidCursorError(RefusalError):
+    """A list's `cursor` that this API did not give for this caller and these filters: made for
+    another caller or other filters, edited, cut short, or not a cursor at all."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cursor is not a next_cursor given for this caller and these filters: "
+            "start again from the first page, without it"
+        )
+
+
 class UnknownCallerError(ServiceError):
     """The request's API key belongs to no enabled client: denied, as by default."""
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from app.domain.destinations import Destination
 from app.domain.models.age_groups import AgeGroup
 from app.domain.models.enrollments import Enrollment
+from app.domain.models.lists import EnrollmentSelection, Slice
 from app.domain.models.webhooks import DeliveryAttempt, DeliveryJob, WebhookEndpoint
 from app.domain.webhooks import Answer
 from app.observability.metrics import Metric
@@ -60,8 +61,17 @@ class EnrollmentRecords(Protocol):
         """The enrollment, or `NotFoundError`."""
         ...
 
-    def mark_processed(self, enrollment_id: UUID) -> bool:
-        """Move a `PENDING` enrollment to `PROCESSED`; False if it was not `PENDING`."""
+    def mark_processed(self, enrollment: Enrollment) -> bool:
+        """Move a `PENDING` enrollment, as it was read, to `PROCESSED`; False if it was not
+        `PENDING`."""
+        ...
+
+
+class EnrollmentIndex(Protocol):
+    """The stored enrollments, as a list reads them: newest first."""
+
+    def list(self, selection: EnrollmentSelection) -> Slice:
+        """A page of the enrollments `selection` names, and whether older ones may follow."""
         ...
 
 

@@ -93,7 +93,7 @@ async def process_enrollment(
     if enrollment.status is not EnrollmentStatus.PENDING:
         return Outcome.ALREADY_PROCESSED
     await simulate_work(work_seconds)
-    if not await asyncio.to_thread(enrollments.mark_processed, enrollment_id):
+    if not await asyncio.to_thread(enrollments.mark_processed, enrollment):
         return Outcome.ALREADY_PROCESSED
     lag = datetime.now(UTC) - enrollment.created_at
     metrics.add(Metric.ENROLLMENT_PROCESSED)

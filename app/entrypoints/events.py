@@ -6,7 +6,7 @@ benchmarks use them too, so that every event the handler is shown has the shape 
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs
 
 # The key id the events name by default: the stack's own key, where tests and benchmarks say so.
 SAMPLE_API_KEY_ID = "k1l2m3n4o5"
@@ -26,14 +26,11 @@ def rest_event(
     """The event of one request from the caller whose API key has `api_key_id`.
 
     The client called the API's own URL (`/{stage}{path}`), or with `base_path` a custom domain
-    (`{base_path}{path}`, `""` for a mapping at `/`). A query string after `path` becomes the
-    event's query parameters.
+    (`{base_path}{path}`, `""` for a mapping at `/`). A query string in `path` (`?limit=1`) is
+    given as API Gateway gives it: decoded, each parameter's last value, and all of them.
     """
-    path, _, query = path.partition("?")
-    pairs = parse_qsl(query, keep_blank_values=True)
-    multi: dict[str, list[str]] = {}
-    for name, value in pairs:
-        multi.setdefault(name, []).append(value)
+    path, _, query_string = path.partition("?")
+    query = parse_qs(query_string, keep_blank_values=True)
     host = "abcdef1234.execute-api.us-east-1.amazonaws.com"
     all_headers = {"Accept": "application/json", "Host": host, **(headers or {})}
     if body is not None:
@@ -45,9 +42,8 @@ def rest_event(
         "httpMethod": method,
         "headers": all_headers,
         "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
-        # As API Gateway gives them: the last value of each name, and all of them; none, null.
-        "queryStringParameters": {name: values[-1] for name, values in multi.items()} or None,
-        "multiValueQueryStringParameters": multi or None,
+        "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {

@@ -23,6 +23,9 @@ Nothing the snapshot must not hold is frozen in it:
   tells, `Session.get_credentials()`) would be frozen in every
   restored environment: then the clients are dropped after priming and created on first use,
   as without SnapStart (the rest of the priming still holds).
+- Secrets: the key of the lists' cursors is read on first use, and priming's is a stub's
+  answer; it is dropped after priming, so the first list after a restore that needs it reads
+  the secret.
 """
 
 import http.server
@@ -36,7 +39,14 @@ from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 from botocore.stub import Stubber
 
-from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
+from app.adapters.aws import (
+    CLIENT_CONFIG,
+    get_aws_session,
+    get_dynamodb_client,
+    get_secretsmanager_client,
+    get_sqs_client,
+)
+from app.api.dependencies import get_cursor_seal
 from app.api.factory import samples
 from app.api.operations import Sample
 from app.api.security import API_KEY_HEADER, get_client_cache
@@ -76,6 +86,7 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
     clients: dict[str, BaseClient] = {
         "dynamodb": get_dynamodb_client(),
         "sqs": get_sqs_client(),
+        "secretsmanager": get_secretsmanager_client(),
     }
     stubbers = {name: Stubber(client) for name, client in clients.items()}
     statuses = {}
@@ -100,10 +111,14 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
     _warm_http()
     # A restored environment asks DynamoDB about each client afresh: revocation holds.
     get_client_cache().clear()
+    # Nor does a snapshot hold the cursors' key, which priming was given a stub of: the first
+    # list that needs it after a restore reads the secret.
+    get_cursor_seal.cache_clear()
     if not isinstance(get_aws_session().get_credentials(), RefreshableCredentials):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()
         get_sqs_client.cache_clear()
+        get_secretsmanager_client.cache_clear()
     return statuses
 
 

@@ -27,29 +27,10 @@ from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from local.aws_shapes import LambdaContext
 from local.gateway import LocalGateway, Throttle, gateway_app, provision_gateway
 from local.template import Stack, load_template
+from tests.app.conftest import CLIENT_KEY, STACK_KEY, as_key, new_client_key
 from tests.conftest import VALID_CPF, add_client, in_process_app
 
 ENROLLMENT = {"name": "Ana", "age": 30, "cpf": VALID_CPF}
-STACK_KEY = "stack-key-of-the-tests"
-CLIENT_KEY = "client-key-of-the-tests"
-
-
-@pytest.fixture
-def gateway(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """The app behind the local gateway, keys and plan in moto; the stack key's id configured."""
-    template = load_template()
-    aliases = provision_gateway(
-        template, boto3.client("apigateway"), boto3.client("dynamodb"), stack, STACK_KEY, CLIENT_KEY
-    )
-    monkeypatch.setenv("STACK_API_KEY_ID", stack.refs["StackApiKey"])
-    get_api_settings.cache_clear()
-    app = gateway_app(create_app(), template, stack.refs["UsagePlan"], 0, aliases)
-    with TestClient(app) as client:
-        yield client
-
-
-def as_key(key: str) -> dict[str, str]:
-    return {"x-api-key": key}
 
 
 def disable_key(key: str) -> None:
@@ -62,16 +43,6 @@ def disable_key(key: str) -> None:
         apiKey=listed["id"],
         patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
     )
-
-
-def new_client_key(scopes: frozenset[Scope] = DEFAULT_SCOPES) -> str:
-    """A client added as `enrollment-clients add` does: its key on the plan, its record."""
-    apigateway = boto3.client("apigateway")
-    plan = apigateway.get_usage_plans()["items"][0]["id"]
-    key = apigateway.create_api_key(name="partner", enabled=True)
-    apigateway.create_usage_plan_key(usagePlanId=plan, keyId=key["id"], keyType="API_KEY")
-    add_client(key["id"], scopes, name=f"partner-{key['id']}")
-    return str(key["value"])
 
 
 def test_the_stack_key_holds_every_scope(gateway: TestClient) -> None:

@@ -1,14 +1,15 @@
 """Schemathesis fuzzes every operation from the app's own OpenAPI document, with all its checks.
 
-Five rules are beyond JSON Schema, so the generator is taught them rather than a check being
+Six rules are beyond JSON Schema, so the generator is taught them rather than a check being
 turned off: a CPF's check digits (the `cpf` format gets valid CPFs), `min_age <= max_age`
 (generated ranges are put in order), an `Idempotency-Key` used for one body only (a valid
-key is made unique to its body, so a key repeated with the same body is still replayed), and a
+key is made unique to its body, so a key repeated with the same body is still replayed), a
 name whose only characters that would show are combining marks (which the schema's pattern
-leaves to the validator: a valid name gets a letter in front of them), and a webhook URL whose
-host must be a public address (a `uri` is an https URL at a public IP, which needs no DNS). An
-open age group is registered first, so every valid enrollment is accepted; the 400 for an age
-in no group is tested in test_enrollments.py.
+leaves to the validator: a valid name gets a letter in front of them), a webhook URL whose host
+must be a public address (a `uri` is an https URL at a public IP, which needs no DNS), and a
+list's `cursor`, which only the API makes (a valid request lists from the first page, without
+one). An open age group is registered first, so every valid enrollment is accepted; the 400 for
+an age in no group is tested in test_enrollments.py.
 """
 
 import hashlib
@@ -54,9 +55,12 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 @schema.hook
 def map_case(context: Any, case: Any) -> Any:
-    """Put generated age ranges in order, give each body its own idempotency keys, and each
-    valid name a character that shows."""
+    """Put generated age ranges in order, give each body its own idempotency keys, each valid
+    name a character that shows, and no valid list a cursor."""
     body = case.body
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and isinstance(case.query, dict):
+        case.query.pop("cursor", None)
     key = (case.headers or {}).get(IDEMPOTENCY_KEY_HEADER)
     if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=repr).encode()).hexdigest()

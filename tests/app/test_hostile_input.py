@@ -468,8 +468,10 @@ def test_head_of_a_missing_resource_is_404(client: TestClient) -> None:
     [
         ("DELETE", "/age-groups", "GET, HEAD, POST"),
         ("PUT", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD"),
-        ("HEAD", "/enrollments", "POST"),
-        ("GET", "/enrollments", "POST"),
+        ("DELETE", "/enrollments", "GET, HEAD, POST"),
+        ("POST", "/webhook", "GET, HEAD, PUT, DELETE"),
+        ("HEAD", "/webhook/rotate-secret", "POST"),
+        ("GET", "/webhook/rotate-secret", "POST"),
     ],
 )
 def test_405_lists_head_wherever_get_is_allowed(

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import processor.handler
 from app.api.factory import create_app
-from app.api.routers.enrollments import retry_after
+from app.api.retry_after import retry_after
 from app.config import get_api_settings
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.entrypoints.events import rest_event
@@ -123,9 +123,8 @@ def test_through_the_lambda_handler() -> None:
     assert (status, headers["retry-after"] in {"5", "6"}) == (200, True)
 
     # Marked as the processor marks it: running the processor here would close the event loop.
-    assert processor.handler.get_enrollment_repository().mark_processed(
-        UUID(created["enrollment_id"])
-    )
+    repository = processor.handler.get_enrollment_repository()
+    assert repository.mark_processed(repository.get(UUID(created["enrollment_id"])))
     status, headers, read = invoke("GET", path)
     assert (status, read["status"]) == (200, "PROCESSED")
     assert "retry-after" not in headers

@@ -18,8 +18,11 @@ import boto3
 import pytest
 from fastapi.routing import APIRoute
 
-from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters import enrollments
+from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
+from app.adapters.samples import SAMPLE_ENROLLMENT, SAMPLE_LATER_ENROLLMENT
 from app.api import factory
+from app.api.dependencies import get_cursor_seal
 from app.entrypoints import priming, snapstart
 from app.entrypoints.events import rest_event
 from app.entrypoints.lambda_handler import LambdaHandler
@@ -138,8 +141,13 @@ def test_register_hands_the_handler_to_the_before_snapshot_hook(
 
 def count_sends() -> dict[str, int]:
     """How many HTTP requests each of the app's clients sends from now on."""
-    sends = {"dynamodb": 0, "sqs": 0}
-    for name, client in (("dynamodb", get_dynamodb_client()), ("sqs", get_sqs_client())):
+    sends = {"dynamodb": 0, "sqs": 0, "secretsmanager": 0}
+    clients = (
+        ("dynamodb", get_dynamodb_client()),
+        ("sqs", get_sqs_client()),
+        ("secretsmanager", get_secretsmanager_client()),
+    )
+    for name, client in clients:
 
         def count(name: str = name, **_: Any) -> None:
             sends[name] += 1
@@ -178,7 +186,7 @@ def test_priming_serves_every_route_and_sends_no_request(
     statuses = priming.prime(handler)
 
     assert capsys.readouterr().out == "", "no metric line counts a primed request"
-    assert sends == {"dynamodb": 0, "sqs": 0}
+    assert sends == {"dynamodb": 0, "sqs": 0, "secretsmanager": 0}
     assert stored_data(stack) == {
         "AgeGroupsTable": 0,
         "EnrollmentsTable": 0,
@@ -213,6 +221,35 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
     assert sends["dynamodb"] == 1
 
 
+def test_the_snapshot_holds_no_cursor_key_and_the_first_list_after_it_reads_the_secret(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: LambdaHandler
+) -> None:
+    refreshable_credentials(monkeypatch)
+    boto3.client("dynamodb").put_item(
+        TableName=stack.refs["EnrollmentsTable"], Item=enrollments.to_item(SAMPLE_ENROLLMENT)
+    )
+    boto3.client("dynamodb").put_item(
+        TableName=stack.refs["EnrollmentsTable"],
+        Item=enrollments.to_item(SAMPLE_LATER_ENROLLMENT),
+    )
+    priming.prime(handler)
+    assert get_cursor_seal.cache_info().currsize == 0
+    assert get_secretsmanager_client.cache_info().currsize == 1
+
+    sends = count_sends()
+    first = handler(rest_event("GET", "/enrollments?limit=1"), LambdaContext())
+    cursor = json.loads(first["body"])["next_cursor"]
+    second = handler(rest_event("GET", f"/enrollments?limit=1&cursor={cursor}"), LambdaContext())
+
+    assert (first["statusCode"], second["statusCode"]) == (200, 200)
+    # The real secret, once: the stub's key would not open a cursor sealed with it, nor the
+    # reverse.
+    assert sends["secretsmanager"] == 1
+    assert json.loads(second["body"])["items"][0]["enrollment_id"] == str(
+        SAMPLE_ENROLLMENT.enrollment_id
+    )
+
+
 def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(
     stack: Stack, handler: LambdaHandler
 ) -> None:
@@ -220,6 +257,7 @@ def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(
     priming.prime(handler)
     assert get_dynamodb_client.cache_info().currsize == 0
     assert get_sqs_client.cache_info().currsize == 0
+    assert get_secretsmanager_client.cache_info().currsize == 0
 
 
 def test_the_priming_events_have_the_shape_api_gateway_sends() -> None:

@@ -5,6 +5,8 @@ from dataclasses import replace
 
 import pytest
 
+from app.adapters import enrollments
+from app.adapters.samples import SAMPLE_ENROLLMENT
 from bench import cost
 from bench.cost import Measured, Scenario
 from local.gateway import usage_plan_quota
@@ -262,3 +264,66 @@ def test_the_cost_of_an_enrollment_at_the_cap_of_age_groups_is_priced_from_a_gro
     assert "2 read units in place of 0.5" in line
     price = PRICES["dynamodb_read_request_unit"].price
     assert line.endswith(f"{cost._money(1.5 * price)} more per million enrollments")
+
+
+def test_the_indexes_writes_are_counted_from_the_template_and_an_items_size() -> None:
+    from bench.usage import index_writes
+
+    item = enrollments.to_item(SAMPLE_ENROLLMENT.model_copy(update={"owner": "client-a"}))
+
+    # Each put once; an update rewrites an index item where it is, or moves it: a delete, a put.
+    assert index_writes(load_template(), dict(item)) == {
+        "by-owner": 2.0,
+        "by-owner-status": 3.0,
+        "by-shard": 2.0,
+        "by-status-shard": 3.0,
+    }
+    # An enrollment without an owner is in no index of a client's own.
+    no_owner = index_writes(load_template(), dict(enrollments.to_item(SAMPLE_ENROLLMENT)))
+    assert (no_owner["by-owner"], no_owner["by-owner-status"]) == (0.0, 0.0)
+
+
+INDEX_WRITES = {"by-owner": 2.0, "by-owner-status": 3.0, "by-shard": 2.0, "by-status-shard": 3.0}
+
+
+def test_an_enrollment_pays_its_index_writes_and_the_seeds_design_none() -> None:
+    plain = cost.usage(measured(), Scenario(50, "admitted"), PRICES)
+    indexed = measured(index_writes=INDEX_WRITES)
+
+    assert cost.usage(indexed, Scenario(50, "admitted"), PRICES).wru == plain.wru + 10
+    assert cost.usage(indexed, Scenario(50, "admitted", seed=True), PRICES).wru == plain.wru
+    assert "10 write units an enrollment" in cost.index_line(indexed, PRICES)
+
+
+def test_a_thousand_pages_of_a_list_priced_line_by_line() -> None:
+    pages = {"first": {"ms": 7.2, "rru": 1.0, "log_bytes": 300.0, "items": 20.0}}
+    quantities = measured(list_pages=pages | {"next": pages["first"]}, access_log_bytes=400.0)
+
+    lines = cost.list_page_cost(quantities, "first", PRICES)
+
+    assert lines["API Gateway"] == pytest.approx(3.50 / 1000)
+    # 8 billed ms at 512 MB, and the request.
+    assert lines["Lambda: API"] == pytest.approx((0.20 + 0.004 * 13.3334) / 1000, rel=1e-4)
+    assert lines["DynamoDB"] == pytest.approx(0.125 / 1000)
+    assert lines["CloudWatch Logs"] == pytest.approx(700 / 1024**3 * 0.50 * 1000)
+    section = "\n".join(cost.cost_section(quantities, PRICES))
+    assert "| first | $0.0035 |" in section
+    assert "| next | $0.0035 |" in section
+
+
+def test_the_cursor_secret_is_in_the_fixed_cost() -> None:
+    assert cost.fixed_monthly(measured(secrets=1), PRICES)["the lists' cursor secret"] == 0.40
+    assert cost.fixed_monthly(measured(), PRICES)["the lists' cursor secret"] == 0
+
+
+def test_at_200_a_second_the_plan_shows_the_indexes_writes_and_a_clients_partition() -> None:
+    result = cost.plan(200, measured(index_writes=INDEX_WRITES), PRICES)
+    text = "\n".join(cost.plan_lines(result))
+
+    assert result.index_wru_per_second == 2000
+    # One client alone at 200/s: its put and its update, 400 of a partition's 1,000.
+    assert result.owner_partition_wru == 400
+    assert result.shard_partition_wru == 100
+    (limit,) = [limit for limit in result.limits if limit.name.startswith("DynamoDB index")]
+    assert (limit.value, limit.needed) == (1000, 400)
+    assert "2,000 WRU/s in all" in text

@@ -90,9 +90,11 @@ def test_the_smoke_passes_every_step_and_leaves_no_age_group(service: LocalServi
         ["ok", "202"],
         ["ok", "200"],
         ["ok", "200"],
+        ["ok", "200"],
     ], output
     assert all(" s  " in line for line in lines), output
-    assert "Passed: 8 steps in" in output
+    assert "GET /enrollments lists it (200)" in lines[7]
+    assert "Passed: 9 steps in" in output
     assert smoke_groups(service) == []
 
 

@@ -44,7 +44,7 @@ REPOSITORY_PACKAGES = {
 EXTRAS = {"ApiFunction": "api", "ProcessorFunction": "processor", "PreTrafficHook": None}
 # What each function's own code calls: botocore keeps only these services' models.
 AWS_SERVICES = {
-    "ApiFunction": {"dynamodb", "sqs"},
+    "ApiFunction": {"dynamodb", "sqs", "secretsmanager"},
     "ProcessorFunction": {"dynamodb"},
     "PreTrafficHook": {"lambda", "codedeploy"},
 }
@@ -147,6 +147,7 @@ def aws_server() -> Iterator[dict[str, str]]:
             template,
             session.client("dynamodb", endpoint_url=emulator.endpoint_url),
             session.client("sqs", endpoint_url=emulator.endpoint_url),
+            session.client("secretsmanager", endpoint_url=emulator.endpoint_url),
         )
         for function_id in ("ApiFunction", "ProcessorFunction"):
             env |= stack.environment(template, function_id)

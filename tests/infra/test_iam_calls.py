@@ -30,7 +30,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
 from app.adapters.tables import TABLES
 from app.api.factory import samples
 from app.domain.clients import DEFAULT_SCOPES
@@ -184,6 +184,9 @@ def authorizations(call: Call, account: Account) -> list[Authorization]:
                 f"sqs:{SQS_ACTIONS[call.operation]}", account.queue_arn(params["QueueUrl"])
             )
         ]
+    if call.service == "secretsmanager" and call.operation == "GetSecretValue":
+        # The function is given the secret's ARN, as CloudFormation's `!Ref` of it is.
+        return [Authorization("secretsmanager:GetSecretValue", params["SecretId"])]
     if call.service == "lambda" and call.operation == "Invoke":
         arn = account.function_arn(params["FunctionName"], params.get("Qualifier"))
         return [Authorization("lambda:InvokeFunction", arn)]
@@ -334,12 +337,18 @@ def api_scenarios(recorder: Recorder, stack: Stack) -> None:
         assert status == sample.status, (declared.name, body)
 
     enrollment = {"name": "Ana", "age": 20, "cpf": VALID_CPF}
-    scenario("a client's key: its record read once, then its own enrollment")
+    scenario("a client's key: its record read once, then its own enrollment, and its lists")
     add_client("partner-key-id", DEFAULT_SCOPES)
     status, _, own = invoke("POST", "/enrollments", enrollment, api_key_id="partner-key-id")
     assert status == 202, own
     path = f"/enrollments/{own['enrollment_id']}"
     assert invoke("GET", path, api_key_id="partner-key-id")[0] == 200
+    for listed in ("/enrollments", "/enrollments?status=PENDING"):
+        status, _, page = invoke("GET", listed, api_key_id="partner-key-id")
+        assert (status, [item["enrollment_id"] for item in page["items"]]) == (
+            200,
+            [own["enrollment_id"]],
+        )
 
     scenario(FAILURE_PATHS[(API, "dynamodb:DeleteItem", "IdempotencyTable")])
     attempts: list[str] = []
@@ -477,6 +486,7 @@ def run(stack: Stack, cfn: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> I
     clients: list[Any] = [
         get_dynamodb_client(),
         get_sqs_client(),
+        get_secretsmanager_client(),
         get_lambda_client(),
         get_codedeploy_client(),
     ]

@@ -398,6 +398,7 @@ CREATE_ACTIONS = {
     "AWS::Logs::MetricFilter": "logs:PutMetricFilter",
     "AWS::SNS::Subscription": "sns:Subscribe",
     "AWS::SNS::Topic": "sns:CreateTopic",
+    "AWS::SecretsManager::Secret": "secretsmanager:CreateSecret",
     "AWS::SQS::Queue": "sqs:CreateQueue",
     "AWS::XRay::SamplingRule": "xray:CreateSamplingRule",
 }

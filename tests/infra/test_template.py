@@ -143,6 +143,7 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "CLIENTS_TABLE",
                 "STACK_API_KEY_ID",
                 "ENROLLMENT_QUEUE_URL",
+                "CURSOR_SECRET_ARN",
                 "DOCS_ENABLED",
                 "SERVICE_NAME",
                 "PROCESSING_DELAY_SECONDS",
@@ -297,6 +298,23 @@ def test_tables_are_on_demand_with_point_in_time_recovery(cfn: dict[str, Any]) -
     for table in tables.values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_cursor_key_is_generated_and_only_the_api_may_read_it(cfn: dict[str, Any]) -> None:
+    secret = props(cfn, "CursorSecret")
+    api = props(cfn, "ApiFunction")
+
+    # Made by Secrets Manager, never written in the template: 64 characters of 62, 381 bits.
+    assert "SecretString" not in secret
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    # The function is given where it is, not what it is.
+    assert api["Environment"]["Variables"]["CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    readers = [
+        role_id
+        for role_id in resources_of_type(cfn, "AWS::IAM::Role")
+        if "CursorSecret" in json.dumps(props(cfn, role_id).get("Policies", []))
+    ]
+    assert readers == ["ApiFunctionRole"]
 
 
 def test_idempotency_records_expire_through_their_ttl_attribute(cfn: dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ class Enrollments:
             raise NotFoundError("Enrollment", enrollment_id)
         return self.items[enrollment_id]
 
-    def mark_processed(self, enrollment_id: UUID) -> bool:
+    def mark_processed(self, enrollment: Enrollment) -> bool:
         raise AssertionError("the notifier never writes an enrollment")
 
 

@@ -1,18 +1,19 @@
 """Routes of the enrollment resource."""
 
-import math
-from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.adapters.samples import (
     SAMPLE_ENROLLMENT,
     SAMPLE_GROUP,
+    SAMPLE_LATER_ENROLLMENT,
+    cursor_key_read,
     enrollment_published,
     enrollment_put,
     enrollment_read,
+    enrollments_listed,
     groups_scanned,
     key_claimed,
     written_with_its_claim,
@@ -20,6 +21,7 @@ from app.adapters.samples import (
 from app.api.concurrency import run_blocking
 from app.api.dependencies import (
     AgeGroupRepositoryDep,
+    CursorSealDep,
     EnrollmentQueueDep,
     EnrollmentRepositoryDep,
     IdempotencyDep,
@@ -27,51 +29,17 @@ from app.api.dependencies import (
 )
 from app.api.documented import IDEMPOTENT_RESPONSES, error_answer
 from app.api.operations import Operation, Sample
-from app.api.routers import LOCATION_HEADER, location
+from app.api.retry_after import RETRY_AFTER_HEADER, set_retry_after
+from app.api.routers import LOCATION_HEADER, check_given_once, location
 from app.api.security import CallerDep
-from app.config import get_api_settings
 from app.domain.clients import Scope
 from app.domain.errors import NotFoundError
+from app.domain.listing import list_enrollments
 from app.domain.models.enrollments import Enrollment, EnrollmentCreate, EnrollmentStatus
+from app.domain.models.lists import EnrollmentListQuery, EnrollmentPage
 from app.domain.services import request_enrollment
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
-
-RETRY_AFTER_HEADER: dict[str, Any] = {
-    "Retry-After": {
-        "schema": {"type": "integer", "minimum": 1},
-        "description": (
-            "While the enrollment is PENDING: seconds until it is likely PROCESSED, when to read "
-            "it (again). A PROCESSED enrollment carries none."
-        ),
-    }
-}
-
-
-def retry_after(enrollment: Enrollment, now: datetime | None = None) -> str | None:
-    """`Retry-After` for a PENDING enrollment: whole seconds, at least 1, until likely PROCESSED.
-
-    An enrollment is processed one processing delay after its batch starts, and its batch starts
-    within the event source's batching window; the margin covers the batch's own work and the
-    poll. Clients that wait this long read it once or twice instead of every second.
-    """
-    if enrollment.status is not EnrollmentStatus.PENDING:
-        return None
-    settings = get_api_settings()
-    expected = (
-        settings.processing_delay_seconds
-        + settings.batching_window_seconds
-        + settings.retry_after_margin_seconds
-    )
-    elapsed = ((now or datetime.now(UTC)) - enrollment.created_at).total_seconds()
-    return str(max(1, math.ceil(expected - max(0.0, elapsed))))
-
-
-def set_retry_after(response: Response, enrollment: Enrollment) -> None:
-    """Tell the client when to read a PENDING enrollment again."""
-    if (seconds := retry_after(enrollment)) is not None:
-        response.headers["Retry-After"] = seconds
-
 
 _SAMPLE_BODY = {
     "name": SAMPLE_ENROLLMENT.name,
@@ -184,3 +152,60 @@ async def get_enrollment(
         raise NotFoundError("Enrollment", enrollment_id)
     set_retry_after(response, enrollment)
     return enrollment
+
+
+LIST_ENROLLMENTS = Operation(
+    Scope.ENROLLMENTS_READ,
+    Scope.ENROLLMENTS_READ_ALL,
+    samples=[
+        # The stack's key reads every client's: a Query of each shard, then a next page, whose
+        # cursor is sealed with the key read from Secrets Manager (once per process).
+        Sample(
+            "GET",
+            "/enrollments?limit=1",
+            calls=(
+                *enrollments_listed(SAMPLE_ENROLLMENT, SAMPLE_LATER_ENROLLMENT, limit=1),
+                cursor_key_read(),
+            ),
+        ),
+        Sample(
+            "GET",
+            "/enrollments?status=PENDING&limit=1",
+            calls=enrollments_listed(
+                SAMPLE_ENROLLMENT, SAMPLE_LATER_ENROLLMENT, limit=1, status=EnrollmentStatus.PENDING
+            ),
+        ),
+    ],
+)
+
+
+@router.get(
+    "",
+    responses={
+        status.HTTP_400_BAD_REQUEST: error_answer(
+            "A `cursor` this API did not give for this caller and these filters, or malformed"
+        ),
+        status.HTTP_422_UNPROCESSABLE_CONTENT: error_answer(
+            "A query parameter that is invalid, unknown or repeated, which `loc` names",
+            "ValidationErrors",
+        ),
+    },
+    openapi_extra=LIST_ENROLLMENTS,
+)
+async def list_enrollments_page(
+    query: Annotated[EnrollmentListQuery, Query()],
+    enrollments: EnrollmentRepositoryDep,
+    seal: CursorSealDep,
+    caller: CallerDep,
+    request: Request,
+) -> EnrollmentPage:
+    """List enrollments, newest first, a page at a time; the next page is `cursor=next_cursor`.
+
+    Scope: `enrollments:read` for the caller's own enrollments, `enrollments:read-all` for every
+    client's. Keep the filters from page to page (the limit may change): paged through from the
+    first page, each enrollment that existed then is on exactly one page. A page is read from
+    indexes, so a status may lag its enrollment's by a moment; `GET /enrollments/{id}` reads it
+    as stored. No `Retry-After`.
+    """
+    check_given_once(request, EnrollmentListQuery)
+    return await run_blocking(list_enrollments, caller, query, enrollments, seal)
