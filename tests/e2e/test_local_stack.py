@@ -321,7 +321,7 @@ def test_a_poison_message_is_dead_lettered_and_blocks_nothing(
 def test_sigterm_stops_every_process_and_frees_the_ports(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     children = children_of(stack.process.pid)
-    assert len(children) == 3, stack.output()  # emulator, API, poller
+    assert len(children) == 4, stack.output()  # emulator, API, poller, notifier
 
     stack.process.send_signal(signal.SIGTERM)
 
@@ -335,7 +335,7 @@ def test_sigterm_stops_every_process_and_frees_the_ports(tmp_path: Path) -> None
 def test_the_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     children = children_of(stack.process.pid)
-    assert len(children) == 3, stack.output()
+    assert len(children) == 4, stack.output()
 
     stack.process.kill()
     stack.process.wait()
@@ -414,7 +414,12 @@ def test_a_client_added_with_the_cli_has_the_default_scopes_and_its_own_enrollme
     added = clients_cli(running, "add", "partner-e2e")
     assert added.returncode == 0, added.stderr
     client = json.loads(added.stdout)
-    assert client["scopes"] == ["age-groups:read", "enrollments:read", "enrollments:write"]
+    assert client["scopes"] == [
+        "age-groups:read",
+        "enrollments:read",
+        "enrollments:write",
+        "webhooks:write",
+    ]
     enrollment = {"name": "Ana", "age": 20, "cpf": "52998224725"}
 
     with running.client(client["api_key"]) as partner:
