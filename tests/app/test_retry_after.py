@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import processor.handler
 from app.api.factory import create_app
-from app.api.routers.enrollments import retry_after
+from app.api.retry_after import retry_after
 from app.config import get_api_settings
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.entrypoints.events import rest_event

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from local.clients import DEFAULT_STACK
+from local.cli import DEFAULT_STACK
 from local.template import load_template, resources_of_type
 from tests.infra.conftest import ROOT
 
