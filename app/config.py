@@ -55,6 +55,11 @@ class ApiSettings(FunctionSettings):
     enrollment_queue_url: Name
     # The id of the stack's own API key (the template's), which holds every scope.
     stack_api_key_id: Name
+    # The secret whose value keys the CPF's hash, which the CPF index holds (the template's
+    # CpfKeySecret; app.adapters.cpf_key).
+    cpf_key_secret_arn: Name
+    # Days an erased enrollment's tombstone is kept (the template's RetentionDays); 0: kept.
+    retention_days: int = Field(default=0, ge=0)
     # The processor's delay and its event source's MaximumBatchingWindowInSeconds: with them the
     # API tells clients when an enrollment is likely PROCESSED (`Retry-After`).
     processing_delay_seconds: float = Field(ge=0)
@@ -75,6 +80,8 @@ class ProcessorSettings(FunctionSettings):
     # The API function's timeout (the template's ApiTimeoutSeconds): a request that published a
     # message writes its enrollment within it, or never.
     api_timeout_seconds: float = Field(gt=0)
+    # Days a processed enrollment is kept (the template's RetentionDays); 0: until erased.
+    retention_days: int = Field(default=0, ge=0)
 
 
 class _Runtime(BaseSettings):

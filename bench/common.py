@@ -107,7 +107,7 @@ class AwsStack:
     def function_env(self, function_id: str) -> dict[str, str]:
         return self.env | self.stack.environment(self.template, function_id)
 
-    def client(self, service: Literal["dynamodb", "sqs"]) -> Any:
+    def client(self, service: Literal["dynamodb", "sqs", "secretsmanager"]) -> Any:
         """A boto3 client of the emulator."""
         return boto3.client(
             service,
@@ -128,7 +128,12 @@ def emulated_stack() -> Iterator[AwsStack]:
     try:
         template = load_template()
         aws = AwsStack(Stack(), template, env)
-        aws.stack = provision(template, aws.client("dynamodb"), aws.client("sqs"))
+        aws.stack = provision(
+            template,
+            aws.client("dynamodb"),
+            aws.client("sqs"),
+            secretsmanager=aws.client("secretsmanager"),
+        )
         yield aws
     finally:
         emulator.stop()

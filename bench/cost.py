@@ -16,6 +16,9 @@ from typing import Any
 from app.domain.services import MAX_AGE_GROUPS
 
 PRICES_PATH = Path(__file__).with_name("prices.toml")
+# Modelled, not measured: a new enrollment writes one entry of the CPF index (keys only, some
+# 120 bytes), one unit; nothing else an enrollment does writes the index.
+CPF_INDEX_WRU = 1.0
 SECONDS_PER_MONTH = 730 * 3600  # AWS's pricing month: 730 hours
 MILLION = 1_000_000
 GIB = 1024**3
@@ -277,6 +280,8 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
         wru = measured.wru_claim + measured.wru_transaction + measured.wru_update
     else:
         wru = measured.wru_put + measured.wru_update
+    if not scenario.seed:
+        wru += CPF_INDEX_WRU
     rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get
     # The send, then per batch one receive and one DeleteMessageBatch (modelled, not counted).
     sqs = 1 + 2 * invocations
@@ -350,9 +355,13 @@ def cost_per_million(
     return {service: dollars * MILLION for service, dollars in each.items()}
 
 
-def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, float]:
-    """What the stack costs a month however little it serves (list prices, no free tier)."""
+def fixed_monthly(
+    measured: Measured, prices: Mapping[str, Price], data_key: bool = False
+) -> dict[str, float]:
+    """What the stack costs a month however little it serves (list prices, no free tier); with
+    `data_key`, deployed with a KMS key of the operator's own (DataKmsKeyArn)."""
     snapshot_gb = measured.api_memory_mb / 1024
+    own_key = {"KMS key of your own (DataKmsKeyArn)": prices["kms_key"].price} if data_key else {}
     return {
         "alarms": measured.alarms * prices["alarms"].price,
         "dashboard": measured.dashboards * prices["dashboards"].price,
@@ -365,7 +374,8 @@ def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, 
         * 730
         * prices["sqs_requests"].price
         / MILLION,
-    }
+        "the CPF key's secret": prices["secrets_manager_secret"].price,
+    } | own_key
 
 
 # --- The table -----------------------------------------------------------------------------------
@@ -458,12 +468,16 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
             f"| {_money((1 + after) * gateway)} |"
         )
     fixed = fixed_monthly(measured, prices)
+    own_key = prices["kms_key"].price
     lines += [
         "",
         f"Fixed, a month, idle: {_money(sum(fixed.values()))} ("
         + ", ".join(f"{name} {_money(value)}" for name, value in fixed.items())
-        + "). The dashboard is free within an account's first 3; the empty receives are "
-        f"{prices['sqs_idle_receives'].status}.",
+        + f"), and {_money(own_key)} more for the KMS key of your own where DataKmsKeyArn "
+        "names one (its requests are not modelled: DynamoDB asks KMS only after five minutes "
+        "of inactivity per connection). The dashboard is free within an account's first 3; "
+        f"the empty receives are {prices['sqs_idle_receives'].status}. The CPF index's write "
+        f"({CPF_INDEX_WRU:g} unit an enrollment) is modelled.",
         "",
     ]
     lines += [f"- {note}" for note in measured.notes]

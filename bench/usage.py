@@ -108,6 +108,7 @@ def _fresh_tables(aws: AwsStack, function_id: str) -> None:
         aws.client("dynamodb"),
         aws.client("sqs"),
         prefix=f"cost{uuid.uuid4().hex[:6]}-",
+        secretsmanager=aws.client("secretsmanager"),
     )
     os.environ.update(aws.env | stack.environment(aws.template, function_id))
 

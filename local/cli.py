@@ -1,4 +1,4 @@
-"""What the operator's commands (`enrollment-clients`, and any to come) share: the options that
+"""What the operator's commands (`enrollment-clients`, `enrollment-data`) share: the options that
 name a stack, finding it (from its outputs on AWS, or from the file `make run` writes), and their
 output: a JSON result on stdout, or one line of error on stderr and exit code 1, or 2 for a usage
 error (an invalid argument, options that exclude each other, no region)."""

@@ -54,7 +54,8 @@ class LocalSettings(BaseSettings):
 
 
 class LocalState(BaseModel):
-    """What `make run` created, for the tools that act on it."""
+    """What `make run` created, for the tools that act on it (`enrollment-clients`,
+    `enrollment-data`)."""
 
     endpoint_url: str
     region: str
@@ -62,6 +63,10 @@ class LocalState(BaseModel):
     usage_plan_id: str
     clients_table: str
     api_url: str
+    enrollments_table: str
+    cpf_key_secret_arn: str
+    audit_log_group: str
+    retention_days: int
 
 
 @lru_cache

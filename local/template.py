@@ -1,6 +1,11 @@
-"""Read `template.yaml` and create its tables and queues, so their definition lives in one place."""
+"""Read `template.yaml` and create its tables, queues, secrets and log groups, so their definition
+lives in one place."""
 
+import contextlib
 import json
+import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +16,8 @@ from app.entrypoints.events import SAMPLE_API_KEY_ID
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -64,13 +71,18 @@ class Stack:
     name: str = LOCAL_STACK_NAME
 
     def resolve(self, value: Any) -> str:
-        """The value of a template property that is a string, `!Ref` or `!GetAtt`."""
+        """The value of a template property that is a string, `!Ref`, `!GetAtt`, or `!Sub` of
+        names (`${AWS::StackName}`, `${Resource}`)."""
         if isinstance(value, str):
             return value
         if value.get("Ref") == "AWS::StackName":
             return self.name
         if "Ref" in value:
             return self.refs[value["Ref"]]
+        if "Fn::Sub" in value:
+            return re.sub(
+                r"\$\{([^}]+)\}", lambda name: self.resolve({"Ref": name[1]}), value["Fn::Sub"]
+            )
         logical_id, attribute = value["Fn::GetAtt"]
         return self.attributes[(logical_id, attribute)]
 
@@ -116,6 +128,14 @@ def table_definition(props: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+def generated_secret(props: dict[str, Any]) -> str:
+    """A random value as a secret's `GenerateSecretString` asks for: its length, letters and
+    digits (the template's secrets exclude punctuation)."""
+    length = int(props["GenerateSecretString"].get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
 def provision(
     template: dict[str, Any],
     dynamodb: "DynamoDBClient",
@@ -123,11 +143,15 @@ def provision(
     prefix: str = "",
     exist_ok: bool = False,
     api_key_id: str = SAMPLE_API_KEY_ID,
+    *,
+    secretsmanager: "SecretsManagerClient",
+    logs: "CloudWatchLogsClient | None" = None,
 ) -> Stack:
-    """Create the template's DynamoDB tables and SQS queues (dead-letter queues first).
+    """Create the template's DynamoDB tables, SQS queues (dead-letter queues first) and Secrets
+    Manager secrets (each with a generated value), and with `logs` its log groups.
 
-    With `exist_ok`, tables that already exist are used as they are (a shared emulator that a
-    previous run provisioned); queues are always reused when their attributes match.
+    With `exist_ok`, tables and secrets that already exist are used as they are (a shared
+    emulator that a previous run provisioned); queues and log groups are always reused.
     """
     stack = Stack.of(template, api_key_id)
     for logical_id, props in resources_of_type(template, "AWS::DynamoDB::Table").items():
@@ -173,4 +197,24 @@ def provision(
         stack.refs[logical_id] = url
         stack.attributes[(logical_id, "Arn")] = arn
         stack.attributes[(logical_id, "QueueName")] = name
+
+    for logical_id, props in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        name = f"{prefix}{logical_id}"
+        try:
+            secret_arn = secretsmanager.create_secret(
+                Name=name, SecretString=generated_secret(props)
+            )["ARN"]
+        except secretsmanager.exceptions.ResourceExistsException:
+            if not exist_ok:
+                raise
+            secret_arn = secretsmanager.describe_secret(SecretId=name)["ARN"]
+        # A secret's `!Ref` is its ARN.
+        stack.refs[logical_id] = secret_arn
+
+    for logical_id, props in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        group = stack.resolve(props["LogGroupName"])
+        if logs is not None:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+        stack.refs[logical_id] = group
     return stack

@@ -18,8 +18,13 @@ from moto import mock_aws
 from starlette.types import ASGIApp
 
 from app.adapters import clients
-from app.adapters.aws import get_aws_session, get_dynamodb_client, get_sqs_client
-from app.api.dependencies import get_metrics
+from app.adapters.aws import (
+    get_aws_session,
+    get_dynamodb_client,
+    get_secretsmanager_client,
+    get_sqs_client,
+)
+from app.api.dependencies import get_cpf_key, get_metrics
 from app.api.factory import create_app
 from app.api.security import get_caller, get_client_cache
 from app.config import get_api_settings, get_processor_settings
@@ -47,6 +52,8 @@ _CACHED_PROVIDERS = (
     get_aws_session,
     get_dynamodb_client,
     get_sqs_client,
+    get_secretsmanager_client,
+    get_cpf_key,
     get_enrollment_repository,
     get_client_cache,
 )
@@ -61,6 +68,8 @@ def clear_cached_providers() -> None:
 FUNCTIONS = ("ApiFunction", "ProcessorFunction")
 # What moto names a queue it creates in the tests' account and region.
 MOTO_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/{}"
+# What Secrets Manager names a secret, with the random suffix it adds.
+MOTO_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}-AbCdEf"
 
 
 def function_environment(function_id: str) -> dict[str, str]:
@@ -72,6 +81,8 @@ def function_environment(function_id: str) -> dict[str, str]:
         stack.refs[logical_id] = logical_id
     for logical_id in resources_of_type(template, "AWS::SQS::Queue"):
         stack.refs[logical_id] = MOTO_QUEUE_URL.format(logical_id)
+    for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        stack.refs[logical_id] = MOTO_SECRET_ARN.format(logical_id)
     return stack.environment(template, function_id) | {"PROCESSING_DELAY_SECONDS": "0"}
 
 
@@ -112,7 +123,13 @@ def event_loop_as_on_lambda() -> Iterator[None]:
 def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
-    created = provision(template, boto3.client("dynamodb"), boto3.client("sqs"))
+    created = provision(
+        template,
+        boto3.client("dynamodb"),
+        boto3.client("sqs"),
+        secretsmanager=boto3.client("secretsmanager"),
+        logs=boto3.client("logs"),
+    )
     for function_id in FUNCTIONS:
         for name, value in created.environment(template, function_id).items():
             monkeypatch.setenv(name, value)

@@ -16,6 +16,7 @@ from botocore.session import Session, get_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 # Lambda's time is finite: fail fast and let the client retry, rather than hang. Three attempts
@@ -49,3 +50,12 @@ def get_dynamodb_client() -> "DynamoDBClient":
 def get_sqs_client() -> "SQSClient":
     """The SQS client of this process."""
     return cast("SQSClient", get_aws_session().create_client("sqs", config=CLIENT_CONFIG))
+
+
+@lru_cache
+def get_secretsmanager_client() -> "SecretsManagerClient":
+    """The Secrets Manager client of this process: the API's, which reads the CPF's key."""
+    return cast(
+        "SecretsManagerClient",
+        get_aws_session().create_client("secretsmanager", config=CLIENT_CONFIG),
+    )

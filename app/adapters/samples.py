@@ -46,6 +46,16 @@ SAMPLE_ENROLLMENT = Enrollment(
     created_at=SAMPLE_TIME,
     updated_at=SAMPLE_TIME,
 )
+# The id of the API key the samples are sent with where they are served for real (the IAM test,
+# the benchmark): app.entrypoints.events.SAMPLE_API_KEY_ID, which a test holds equal to it (that
+# module may import nothing of the app's).
+SAMPLE_CALLER = "k1l2m3n4o5"
+# An enrollment of the samples' caller, which only it may erase.
+SAMPLE_OWN_ENROLLMENT = SAMPLE_ENROLLMENT.model_copy(
+    update={"enrollment_id": UUID("00000000-0000-4000-8000-000000000003"), "owner": SAMPLE_CALLER}
+)
+# A key the samples' CPF hash is taken with, where its secret is stubbed (the priming).
+SAMPLE_CPF_KEY = "sample-cpf-key"
 
 
 def groups_scanned(*groups: AgeGroup) -> AwsCall:
@@ -68,6 +78,26 @@ def enrollment_read(enrollment: Enrollment) -> AwsCall:
     """An enrollment, which exists, read."""
     item = enrollments.to_item(enrollment)
     return AwsCall("dynamodb", "get_item", {"Item": item}, ENROLLMENTS, (item,))
+
+
+def enrollment_erased(enrollment: Enrollment) -> AwsCall:
+    """An enrollment, which exists, erased: its tombstone is the update's answer."""
+    item = enrollments.to_item(enrollment)
+    tombstone = enrollments.to_item(
+        enrollment.model_copy(
+            update={
+                **dict.fromkeys(enrollments.PERSONAL_ATTRIBUTES),
+                "status": EnrollmentStatus.ERASED,
+                "erased_at": SAMPLE_TIME,
+            }
+        )
+    )
+    return AwsCall("dynamodb", "update_item", {"Attributes": tombstone}, ENROLLMENTS, (item,))
+
+
+def cpf_key_read() -> AwsCall:
+    """The CPF's key read, by the first enrollment of a process (then it is held a while)."""
+    return AwsCall("secretsmanager", "get_secret_value", {"SecretString": SAMPLE_CPF_KEY})
 
 
 def enrollment_put() -> AwsCall:

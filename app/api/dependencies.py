@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 
 from app.adapters.age_groups import AgeGroupRepository
-from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
+from app.adapters.cpf_key import CpfKey
 from app.adapters.enrollments import EnrollmentRepository
 from app.adapters.idempotency import IdempotencyRepository
 from app.adapters.queue import EnrollmentQueue
@@ -48,6 +49,17 @@ async def get_enrollment_queue() -> EnrollmentQueue:
 async def get_unit_of_work() -> DynamoDBUnitOfWork:
     """A new unit of work for what this request writes."""
     return DynamoDBUnitOfWork(get_dynamodb_client())
+
+
+@lru_cache
+def get_cpf_key() -> CpfKey:
+    """The CPF's key of this process: read on its first enrollment, then held a while."""
+    return CpfKey(get_secretsmanager_client(), get_api_settings().cpf_key_secret_arn)
+
+
+async def get_request_cpf_key() -> CpfKey:
+    """The process's CPF key, for a route."""
+    return get_cpf_key()
 
 
 @lru_cache
@@ -95,6 +107,7 @@ AgeGroupRepositoryDep = Annotated[AgeGroupRepository, Depends(get_age_group_repo
 EnrollmentRepositoryDep = Annotated[EnrollmentRepository, Depends(get_enrollment_repository)]
 EnrollmentQueueDep = Annotated[EnrollmentQueue, Depends(get_enrollment_queue)]
 IdempotencyDep = Annotated[idempotency.Idempotency, Depends(get_idempotency)]
+CpfKeyDep = Annotated[CpfKey, Depends(get_request_cpf_key)]
 
 
 async def get_request_metrics() -> MetricsEmitter:

@@ -7,11 +7,12 @@ unit (`Unit`), which the use case passes on without looking into it.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from app.domain.models.age_groups import AgeGroup
-from app.domain.models.enrollments import Enrollment
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.observability.metrics import Metric
 
 
@@ -43,6 +44,28 @@ class EnrollmentLedger(Protocol[Unit]):
         """Stage a new enrollment on `unit`, to be stored by its commit."""
 
 
+class CpfHasher(Protocol):
+    """The CPF's keyed hash, under the current key (app.domain.cpf.cpf_digest)."""
+
+    def digest(self, cpf: str) -> str:
+        """The hash the CPF index holds for `cpf`."""
+        ...
+
+
+class EnrollmentEraser(Protocol):
+    """Where an enrollment's personal data is erased."""
+
+    def erase(
+        self,
+        enrollment_id: UUID,
+        erased_at: datetime,
+        expires_at: int | None,
+        owner: str | None = None,
+    ) -> Enrollment:
+        """Its tombstone; `NotFoundError` if there is none, or it is not `owner`'s."""
+        ...
+
+
 class EnrollmentPublisher(Protocol):
     """The queue that carries enrollment ids to the processor."""
 
@@ -57,8 +80,9 @@ class EnrollmentRecords(Protocol):
         """The enrollment, or `NotFoundError`."""
         ...
 
-    def mark_processed(self, enrollment_id: UUID) -> bool:
-        """Move a `PENDING` enrollment to `PROCESSED`; False if it was not `PENDING`."""
+    def mark_processed(self, enrollment_id: UUID, expires_at: int | None) -> EnrollmentStatus:
+        """Move a `PENDING` enrollment to `PROCESSED`, to expire at `expires_at` (if not None);
+        the status it had: `PENDING` if this call moved it."""
         ...
 
 

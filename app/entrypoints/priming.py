@@ -36,12 +36,20 @@ from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 from botocore.stub import Stubber
 
-from app.adapters.aws import CLIENT_CONFIG, get_aws_session, get_dynamodb_client, get_sqs_client
+from app.adapters.aws import (
+    CLIENT_CONFIG,
+    get_aws_session,
+    get_dynamodb_client,
+    get_secretsmanager_client,
+    get_sqs_client,
+)
+from app.api.dependencies import get_cpf_key
 from app.api.factory import samples
 from app.api.operations import Sample
 from app.api.security import API_KEY_HEADER, get_client_cache
 from app.config import get_api_settings
 from app.entrypoints.events import rest_event
+from app.observability.audit import audit_suspended
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -76,6 +84,7 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
     clients: dict[str, BaseClient] = {
         "dynamodb": get_dynamodb_client(),
         "sqs": get_sqs_client(),
+        "secretsmanager": get_secretsmanager_client(),
     }
     stubbers = {name: Stubber(client) for name, client in clients.items()}
     statuses = {}
@@ -87,8 +96,9 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
             for call in sample.calls:
                 stubbers[call.service].add_response(call.operation, call.answer)
             # The primed requests are nobody's: the metric lines they print (EMF, on stdout)
-            # would count them in CloudWatch, once per snapshot. They are dropped.
-            with redirect_stdout(io.StringIO()):
+            # would count them in CloudWatch, once per snapshot, and their audit lines would
+            # record reads and erasures no one made. Both are dropped.
+            with redirect_stdout(io.StringIO()), audit_suspended():
                 status = handler(_primed_event(sample), None)["statusCode"]
             statuses[declared.name] = status
             if status != sample.status:
@@ -98,12 +108,16 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
         for stubber in stubbers.values():
             stubber.deactivate()
     _warm_http()
-    # A restored environment asks DynamoDB about each client afresh: revocation holds.
+    # A restored environment asks DynamoDB about each client afresh: revocation holds. Nor does
+    # the snapshot hold the CPF's key (the stub's): the first enrollment after a restore reads it.
     get_client_cache().clear()
+    get_cpf_key().forget()
     if not isinstance(get_aws_session().get_credentials(), RefreshableCredentials):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()
         get_sqs_client.cache_clear()
+        get_secretsmanager_client.cache_clear()
+        get_cpf_key.cache_clear()
     return statuses
 
 

@@ -35,7 +35,7 @@ def every_route() -> list[tuple[str, str]]:
 
 
 def test_every_route_is_found() -> None:
-    assert len(every_route()) == 5
+    assert len(every_route()) == 6
 
 
 def test_the_key_check_is_installed_on_the_app_not_per_route() -> None:

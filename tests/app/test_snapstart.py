@@ -2,6 +2,7 @@
 
 import gc
 import json
+import logging
 import os
 import random
 import subprocess
@@ -13,16 +14,20 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
 from fastapi.routing import APIRoute
 
-from app.adapters.aws import get_dynamodb_client, get_sqs_client
+from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
+from app.adapters.samples import SAMPLE_CALLER, SAMPLE_CPF_KEY
 from app.api import factory
+from app.api.dependencies import get_cpf_key
 from app.entrypoints import priming, snapstart
-from app.entrypoints.events import rest_event
+from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from app.entrypoints.lambda_handler import LambdaHandler
+from app.observability.audit import AUDIT_LOGGER, AuditAction, audit
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.aws_events import load_event
@@ -136,8 +141,12 @@ def test_register_hands_the_handler_to_the_before_snapshot_hook(
 
 def count_sends() -> dict[str, int]:
     """How many HTTP requests each of the app's clients sends from now on."""
-    sends = {"dynamodb": 0, "sqs": 0}
-    for name, client in (("dynamodb", get_dynamodb_client()), ("sqs", get_sqs_client())):
+    sends = {"dynamodb": 0, "sqs": 0, "secretsmanager": 0}
+    for name, client in (
+        ("dynamodb", get_dynamodb_client()),
+        ("sqs", get_sqs_client()),
+        ("secretsmanager", get_secretsmanager_client()),
+    ):
 
         def count(name: str = name, **_: Any) -> None:
             sends[name] += 1
@@ -176,7 +185,7 @@ def test_priming_serves_every_route_and_sends_no_request(
     statuses = priming.prime(handler)
 
     assert capsys.readouterr().out == "", "no metric line counts a primed request"
-    assert sends == {"dynamodb": 0, "sqs": 0}
+    assert sends == {"dynamodb": 0, "sqs": 0, "secretsmanager": 0}
     assert stored_data(stack) == {
         "AgeGroupsTable": 0,
         "EnrollmentsTable": 0,
@@ -209,6 +218,43 @@ def test_after_priming_the_clients_stay_cached_and_unstubbed(
     response = handler(rest_event("GET", "/age-groups"), LambdaContext())
     assert (response["statusCode"], json.loads(response["body"])) == (200, [])
     assert sends["dynamodb"] == 1
+
+
+def test_the_snapshot_holds_no_cpf_key_the_first_enrollment_after_a_restore_reads_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: LambdaHandler
+) -> None:
+    refreshable_credentials(monkeypatch)
+    priming.prime(handler)
+    sends = count_sends()
+    group = {"min_age": 0, "max_age": 150}
+    assert handler(rest_event("POST", "/age-groups", group), LambdaContext())["statusCode"] == 201
+    enrollment = {"name": "Ana", "age": 30, "cpf": "52998224725"}
+
+    for _ in range(2):
+        answer = handler(rest_event("POST", "/enrollments", enrollment), LambdaContext())
+        assert answer["statusCode"] == 202
+
+    # Read by the first enrollment after priming, then held: the stack's key, not the stub's.
+    assert sends["secretsmanager"] == 1
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack.refs["CpfKeySecret"])
+    assert get_cpf_key().current() == secret["SecretString"].encode() != SAMPLE_CPF_KEY.encode()
+
+
+def test_priming_writes_no_audit_line_and_leaves_the_audit_log_on(
+    stack: Stack, handler: LambdaHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+
+    priming.prime(handler)
+
+    assert [r for r in caplog.records if r.name == AUDIT_LOGGER] == []
+    audit(AuditAction.READ, UUID(int=1), "someone")
+    assert [r.name for r in caplog.records if r.name == AUDIT_LOGGER] == [AUDIT_LOGGER]
+
+
+def test_the_samples_caller_is_the_key_the_sample_events_name() -> None:
+    # Stated twice, since the events' module may import nothing of the app's: held equal here.
+    assert SAMPLE_CALLER == SAMPLE_API_KEY_ID
 
 
 def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(

@@ -108,7 +108,8 @@ def test_an_enrollment_at_the_admitted_rate_priced_line_by_line() -> None:
     assert lines["Lambda: processor"] == pytest.approx(0.1 * 0.20 + 0.0515 * 13.3334, rel=1e-4)
     # The POST (16 ms) and a GET (8 ms) at 512 MB, two requests.
     assert lines["Lambda: API"] == pytest.approx(2 * 0.20 + 0.024 / 2 * 13.3334, rel=1e-4)
-    assert use.wru == 2.0
+    # The put, the processor's update, and the entry of the CPF index.
+    assert use.wru == 3.0
     assert use.rru == 0.5 + 1 + 1
     assert lines["SQS"] == pytest.approx(1.2 * 0.40)
 
@@ -162,6 +163,11 @@ def test_the_fixed_monthly_cost_of_an_idle_stack() -> None:
     assert fixed["custom metrics (any month with traffic)"] == pytest.approx(1.50)
     assert fixed["SnapStart cache, one version"] == pytest.approx(0.5 * 730 * 3600 * 0.0000015046)
     assert fixed["event source's empty receives"] == pytest.approx(900 * 730 * 0.40 / 1e6)
+    assert fixed["the CPF key's secret"] == 0.40
+    assert "KMS key of your own (DataKmsKeyArn)" not in fixed
+    with_key = cost.fixed_monthly(measured(), PRICES, data_key=True)
+    assert with_key["KMS key of your own (DataKmsKeyArn)"] == 1.00
+    assert sum(with_key.values()) == pytest.approx(sum(fixed.values()) + 1.00)
 
 
 def test_the_section_has_a_line_per_service_and_the_seeds_ratio() -> None:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from app.adapters.tables import TABLES
+from app.adapters.tables import CPF_HASH_INDEX, TABLES
 from local.template import load_template, provision, resources_of_type
 
 
@@ -32,7 +32,7 @@ def test_indexes_ttl_and_a_stream_of_the_template_are_created() -> None:
         {"AttributeName": "owner", "AttributeType": "S"},
         {"AttributeName": "created_at", "AttributeType": "S"},
     ]
-    table["GlobalSecondaryIndexes"] = [
+    table["GlobalSecondaryIndexes"] += [
         {
             "IndexName": "by-owner",
             "KeySchema": [
@@ -47,14 +47,19 @@ def test_indexes_ttl_and_a_stream_of_the_template_are_created() -> None:
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
-        stack = provision(template, dynamodb, boto3.client("sqs"))
+        stack = provision(
+            template,
+            dynamodb,
+            boto3.client("sqs"),
+            secretsmanager=boto3.client("secretsmanager"),
+        )
         name = stack.refs["EnrollmentsTable"]
         description = dynamodb.describe_table(TableName=name)["Table"]
         ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
 
-    (index,) = description["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "by-owner"
-    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    indexes = {index["IndexName"]: index for index in description["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {CPF_HASH_INDEX, "by-owner"}
+    assert indexes["by-owner"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert description["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert stack.attributes[("EnrollmentsTable", "StreamArn")] == description["LatestStreamArn"]
     assert ttl == {"AttributeName": "expires_at", "TimeToLiveStatus": "ENABLED"}

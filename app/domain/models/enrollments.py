@@ -137,10 +137,16 @@ Cpf = Annotated[
 
 
 class EnrollmentStatus(StrEnum):
-    """Where an enrollment is in its life."""
+    """Where an enrollment is in its life.
+
+    PENDING, then PROCESSED; ERASED at any point, for good: its personal data removed, only its
+    tombstone kept (docs/personal-data.md). Nothing moves an ERASED enrollment on: the processor
+    updates only a PENDING one, and the `enrollment.processed` event is for PROCESSED ones.
+    """
 
     PENDING = "PENDING"
     PROCESSED = "PROCESSED"
+    ERASED = "ERASED"
 
 
 class EnrollmentCreate(BaseModel):
@@ -158,15 +164,20 @@ class EnrollmentCreate(BaseModel):
 
 
 class Enrollment(BaseModel):
-    """An enrollment request and its processing status."""
+    """An enrollment request and its processing status; once ERASED, its tombstone: the same
+    without the person's name, age and CPF, and with `erased_at`."""
 
     enrollment_id: UUID
-    name: str
-    age: int
-    cpf: str
+    name: str | None = None
+    age: int | None = None
+    cpf: str | None = None
     status: EnrollmentStatus
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = None
     # The id of the API key that requested it: only that caller may read it, unless another
-    # holds `enrollments:read-all`. Never part of an answer.
+    # holds `enrollments:read-all`, and only that caller may erase it. Never part of an answer.
     owner: str | None = Field(default=None, exclude=True)
+    # The CPF's keyed hash, by which an operator finds a person's enrollments: stored while the
+    # CPF is (app.domain.cpf.cpf_digest). Never part of an answer.
+    cpf_hash: str | None = Field(default=None, exclude=True)
