@@ -116,7 +116,8 @@ build: | $(UV) ## Build the Lambda artifacts (python3.13, arm64) into .aws-sam/b
 
 # Called by `sam build` (BuildMethod: makefile), which sets ARTIFACTS_DIR.
 build-ApiFunction: | $(UV)
-	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs secretsmanager" $(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app.main
+	LAMBDA_EXTRAS=api LAMBDA_AWS_SERVICES="dynamodb sqs secretsmanager" \
+		$(BUILD_LAMBDA) "$(ARTIFACTS_DIR)" app.main
 
 build-ProcessorFunction: | $(UV)
 	LAMBDA_EXTRAS=processor LAMBDA_AWS_SERVICES=dynamodb \

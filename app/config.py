@@ -63,6 +63,11 @@ class ApiSettings(FunctionSettings):
     # The Secrets Manager secret whose value signs the cursors of `GET /enrollments`: its ARN.
     # The value is read on the first list that needs it, not at init.
     cursor_secret_arn: Name
+    # The secret whose value keys the CPF's hash, which the CPF index holds (the template's
+    # CpfKeySecret; app.adapters.cpf_key).
+    cpf_key_secret_arn: Name
+    # Days an erased enrollment's tombstone is kept (the template's RetentionDays); 0: kept.
+    retention_days: int = Field(default=0, ge=0)
     # The processor's delay and its event source's MaximumBatchingWindowInSeconds: with them the
     # API tells clients when an enrollment is likely PROCESSED (`Retry-After`).
     processing_delay_seconds: float = Field(ge=0)
@@ -88,6 +93,8 @@ class ProcessorSettings(FunctionSettings):
     # The API function's timeout (the template's ApiTimeoutSeconds): a request that published a
     # message writes its enrollment within it, or never.
     api_timeout_seconds: float = Field(gt=0)
+    # Days a processed enrollment is kept (the template's RetentionDays); 0: until erased.
+    retention_days: int = Field(default=0, ge=0)
 
 
 class NotifierSettings(FunctionSettings):

@@ -145,7 +145,10 @@ def emulated_stack() -> Iterator[AwsStack]:
         template = load_template()
         aws = AwsStack(Stack(), template, env)
         aws.stack = provision(
-            template, aws.client("dynamodb"), aws.client("sqs"), aws.client("secretsmanager")
+            template,
+            aws.client("dynamodb"),
+            aws.client("sqs"),
+            secretsmanager=aws.client("secretsmanager"),
         )
         yield aws
     finally:

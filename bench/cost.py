@@ -288,7 +288,7 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
     else:
         wru = measured.wru_put + measured.wru_update
     if not scenario.seed:
-        # The seed's design had no list, and no index.
+        # The seed's design had no list, no CPF index, and so no index at all.
         wru += sum(measured.index_writes.values())
     rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get
     # The send, then per batch one receive and one DeleteMessageBatch (modelled, not counted).
@@ -363,9 +363,13 @@ def cost_per_million(
     return {service: dollars * MILLION for service, dollars in each.items()}
 
 
-def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, float]:
-    """What the stack costs a month however little it serves (list prices, no free tier)."""
+def fixed_monthly(
+    measured: Measured, prices: Mapping[str, Price], data_key: bool = False
+) -> dict[str, float]:
+    """What the stack costs a month however little it serves (list prices, no free tier); with
+    `data_key`, deployed with a KMS key of the operator's own (DataKmsKeyArn)."""
     snapshot_gb = measured.api_memory_mb / 1024
+    own_key = {"KMS key of your own (DataKmsKeyArn)": prices["kms_key"].price} if data_key else {}
     return {
         "alarms": measured.alarms * prices["alarms"].price,
         "dashboard": measured.dashboards * prices["dashboards"].price,
@@ -378,8 +382,9 @@ def fixed_monthly(measured: Measured, prices: Mapping[str, Price]) -> dict[str, 
         * 730
         * prices["sqs_requests"].price
         / MILLION,
-        "the lists' cursor secret": measured.secrets * prices["secrets_manager_secret"].price,
-    }
+        "the secrets (the lists' cursors, the CPF's key)": measured.secrets
+        * prices["secrets_manager_secret"].price,
+    } | own_key
 
 
 LIST_SERVICES = ("API Gateway", "Lambda: API", "DynamoDB", "CloudWatch Logs", "X-Ray")
@@ -533,13 +538,17 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         )
     lines += list_lines(measured, prices)
     fixed = fixed_monthly(measured, prices)
+    own_key = prices["kms_key"].price
     lines += [
         "",
         f"Fixed, a month, idle: {_money(sum(fixed.values()))} ("
         + ", ".join(f"{name} {_money(value)}" for name, value in fixed.items())
-        + "). The dashboard is free within an account's first 3; the empty receives are "
-        f"{prices['sqs_idle_receives'].status}; the secret's reads, one per execution "
-        f"environment, are ${prices['secrets_manager_api_calls'].price:g} per 10,000.",
+        + f"), and {_money(own_key)} more for the KMS key of your own where DataKmsKeyArn "
+        "names one (its requests are not modelled: DynamoDB asks KMS only after five minutes "
+        "of inactivity per connection). The dashboard is free within an account's first 3; "
+        f"the empty receives are {prices['sqs_idle_receives'].status}; the secrets' reads, one "
+        "per execution environment and secret, are "
+        f"${prices['secrets_manager_api_calls'].price:g} per 10,000.",
         "",
     ]
     lines += [f"- {note}" for note in measured.notes]

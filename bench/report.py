@@ -68,7 +68,7 @@ WHAT_THE_FIGURES_SAY = """\
   cursor and one to seal the next, and 20 items serialized. moto answers a Query of an index by
   reading every item of the table, so here a page takes tens of milliseconds, more as the table
   grows; DynamoDB reads the page's items only, one read unit for 20
-  ([ADR 0010](adr/0011-enrollment-lists.md)).
+  ([ADR 0011](adr/0011-enrollment-lists.md)).
 - **`Idempotency-Key`** (about 1.06x its own floor). A first request with a key makes one more
   DynamoDB call (the claim) and writes in a transaction instead of a put; the app's own share is
   the same as without a key. Against moto it costs 25 to 40 ms more than a request without a

@@ -198,7 +198,8 @@ def _api_requests(aws: AwsStack) -> dict[str, Any]:
 def index_writes(template: dict[str, Any], item: dict[str, Any]) -> dict[str, float]:
     """The write units each index of the enrollments table takes of an enrollment: its put, then
     its move to PROCESSED, which writes the index item again where its key stays (the item
-    changed, and the index holds it all) and deletes it and puts it anew where its key moves."""
+    changed, and the index holds it all; not an index of keys alone) and deletes it and puts it
+    anew where its key moves."""
     from app.adapters.enrollments import from_item, to_item
     from app.domain.models.enrollments import EnrollmentStatus
 
@@ -212,6 +213,12 @@ def index_writes(template: dict[str, Any], item: dict[str, Any]) -> dict[str, fl
             found[index["IndexName"]] = 0.0
             continue
         moves = any(item[key] != processed[key] for key in keys)
+        if index["Projection"]["ProjectionType"] == "KEYS_ONLY":
+            # It holds the keys alone, which a status change writes only if it moves them.
+            keys_only = {name: item[name] for name in {*keys, "enrollment_id"}}
+            update = 2 * write_units(item_size(keys_only)) if moves else 0
+            found[index["IndexName"]] = float(write_units(item_size(keys_only)) + update)
+            continue
         update = (2 if moves else 1) * write_units(item_size(processed))
         found[index["IndexName"]] = float(write_units(item_size(item)) + update)
     return found

@@ -235,8 +235,14 @@ class LocalService:
         endpoint = env["AWS_ENDPOINT_URL"]
         sqs = self._sqs = session.client("sqs", endpoint_url=endpoint)
         dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-        secretsmanager = session.client("secretsmanager", endpoint_url=endpoint)
-        stack = provision(self.template, dynamodb, sqs, secretsmanager, exist_ok=True)
+        stack = provision(
+            self.template,
+            dynamodb,
+            sqs,
+            exist_ok=True,
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
+            logs=session.client("logs", endpoint_url=endpoint),
+        )
         self._key_aliases = provision_gateway(
             self.template,
             session.client("apigateway", endpoint_url=endpoint),
@@ -265,6 +271,10 @@ class LocalService:
             usage_plan_id=stack.refs["UsagePlan"],
             clients_table=stack.refs["ClientsTable"],
             api_url=self.api_url,
+            enrollments_table=stack.refs["EnrollmentsTable"],
+            cpf_key_secret_arn=stack.refs["CpfKeySecret"],
+            audit_log_group=stack.refs["AuditLogGroup"],
+            retention_days=int(stack.refs["RetentionDays"]),
         )
 
     def start(self) -> None:

@@ -1,8 +1,10 @@
-"""Read `template.yaml` and create its tables, queues and secrets, so their definition lives in
-one place."""
+"""Read `template.yaml` and create its tables, queues, secrets and log groups, so their definition
+lives in one place."""
 
+import contextlib
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +16,7 @@ from app.entrypoints.events import SAMPLE_API_KEY_ID
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -78,13 +81,18 @@ class Stack:
     name: str = LOCAL_STACK_NAME
 
     def resolve(self, value: Any) -> str:
-        """The value of a template property that is a string, `!Ref` or `!GetAtt`."""
+        """The value of a template property that is a string, `!Ref`, `!GetAtt`, or `!Sub` of
+        names (`${AWS::StackName}`, `${Resource}`)."""
         if isinstance(value, str):
             return value
         if value.get("Ref") == "AWS::StackName":
             return self.name
         if "Ref" in value:
             return self.refs[value["Ref"]]
+        if "Fn::Sub" in value:
+            return re.sub(
+                r"\$\{([^}]+)\}", lambda name: self.resolve({"Ref": name[1]}), value["Fn::Sub"]
+            )
         logical_id, attribute = value["Fn::GetAtt"]
         return self.attributes[(logical_id, attribute)]
 
@@ -175,12 +183,14 @@ def provision(
     prefix: str = "",
     exist_ok: bool = False,
     api_key_id: str = SAMPLE_API_KEY_ID,
+    *,
+    logs: "CloudWatchLogsClient | None" = None,
 ) -> Stack:
-    """Create the template's DynamoDB tables, SQS queues (dead-letter queues first) and secrets.
+    """Create the template's DynamoDB tables, SQS queues (dead-letter queues first) and Secrets
+    Manager secrets (each with a generated value), and with `logs` its log groups.
 
     With `exist_ok`, tables and secrets that already exist are used as they are (a shared
-    emulator that a previous run provisioned); queues are always reused when their attributes
-    match.
+    emulator that a previous run provisioned); queues and log groups are always reused.
     """
     stack = Stack.of(template, api_key_id)
     provision_secrets(template, secretsmanager, stack, prefix, exist_ok)
@@ -227,4 +237,11 @@ def provision(
         stack.refs[logical_id] = url
         stack.attributes[(logical_id, "Arn")] = arn
         stack.attributes[(logical_id, "QueueName")] = name
+
+    for logical_id, props in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        group = stack.resolve(props["LogGroupName"])
+        if logs is not None:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+        stack.refs[logical_id] = group
     return stack

@@ -22,44 +22,41 @@ a usage error (an invalid name or scope, options that exclude each other, no reg
 """
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-)
-from pydantic import ValidationError
+from botocore.exceptions import ClientError
 
 from app.adapters import clients
 from app.adapters.errors import cancellation_reasons, error_code
 from app.adapters.unit_of_work import CONDITION_CHECK_FAILED, TRANSACTION_CANCELED
 from app.domain.clients import DEFAULT_SCOPES, Client, Scope
-from ops.config import LocalState, LocalStateSettings
+from ops.cli import (
+    Parser,
+    ToolError,
+    describe_stack,
+    local_session,
+    local_state,
+    run_command,
+    stack_of,
+    where_options,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# samconfig.toml's default section: a developer's own stack, which `make deploy` deploys.
-DEFAULT_STACK = "enrollment-service-dev"
 # Operators type a name and read it in `list`, and it is part of its API key's name
 # (`<stack>-<name>`): short, one line, and no spaces at its ends that a listing would hide.
 MAX_NAME_LENGTH = 64
-USAGE_ERROR = 2
-FAILURE = 1
 
 
-class ClientsError(Exception):
-    """What went wrong, in one line for the operator."""
+class ClientsError(ToolError):
+    """What went wrong with a client, in one line for the operator."""
 
 
 @dataclass
@@ -76,16 +73,7 @@ class Target:
 def aws_target(stack_name: str, region: str | None) -> Target:
     """The stack `stack_name` on AWS, from its outputs."""
     session = boto3.session.Session(region_name=region)
-    try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise ClientsError(
-            f"No stack {stack_name} in {session.region_name}: {exc.response['Error']['Message']}"
-        ) from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = {"UsagePlanId", "ClientsTableName"} - outputs.keys()
-    if missing:
-        raise ClientsError(f"Stack {stack_name} has no output {', '.join(sorted(missing))}")
+    outputs, _ = describe_stack(session, stack_name, ("UsagePlanId", "ClientsTableName"))
     return Target(
         stack_name,
         session.client("apigateway"),
@@ -97,26 +85,8 @@ def aws_target(stack_name: str, region: str | None) -> Target:
 
 def local_target() -> Target:
     """The stack of the running `make run`."""
-    path = LocalStateSettings().local_state_file
-    if not path.is_file():
-        raise ClientsError(f"make run is not running here (no {path}): start it first")
-    try:
-        state = LocalState.model_validate_json(path.read_text())
-    except ValidationError as exc:
-        [first, *_] = exc.errors()
-        where = ".".join(str(part) for part in first["loc"])
-        reason = f"{where}: {first['msg']}" if where else first["msg"]
-        raise ClientsError(
-            f"{path} is not what make run writes ({reason}): restart make run"
-        ) from exc
-    except OSError as exc:
-        raise ClientsError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    # The emulator takes any credentials; a developer's real ones are never sent to it.
-    session = boto3.session.Session(
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (the emulator's, not a secret)
-        region_name=state.region,
-    )
+    state = local_state()
+    session = local_session(state)
     return Target(
         state.stack_name,
         session.client("apigateway", endpoint_url=state.endpoint_url),
@@ -277,32 +247,9 @@ def client_name(value: str) -> str:
     raise argparse.ArgumentTypeError(f"invalid client name {value!r}: {problem}")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse's parser, with its usage errors on one line."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print the usage error on one line and exit with code 2."""
-        self.exit(USAGE_ERROR, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
-
-
 def parser() -> Parser:
     """The command line."""
-    # The options naming the stack, accepted before and after the command: each parser that
-    # takes them sets them only when given (SUPPRESS), so the command's parser never overwrites
-    # what was given before it. `main` checks the exclusion across the two positions.
-    where = Parser(add_help=False)
-    stack_or_local = where.add_mutually_exclusive_group()
-    stack_or_local.add_argument(
-        "--stack", default=argparse.SUPPRESS, help=f"the stack (default: {DEFAULT_STACK})"
-    )
-    stack_or_local.add_argument(
-        "--local", action="store_true", default=argparse.SUPPRESS, help="the running make run"
-    )
-    where.add_argument(
-        "--region",
-        default=argparse.SUPPRESS,
-        help="the stack's region (default: the AWS CLI's; --local takes make run's)",
-    )
+    where = where_options()
     cli = Parser(
         prog="enrollment-clients",
         description="The API's clients, their keys and scopes",
@@ -327,10 +274,7 @@ def parser() -> Parser:
 
 def run(args: argparse.Namespace) -> Any:
     """The command's JSON result."""
-    if "local" in args:
-        target = local_target()
-    else:
-        target = aws_target(getattr(args, "stack", DEFAULT_STACK), getattr(args, "region", None))
+    target = local_target() if "local" in args else aws_target(*stack_of(args))
     if args.command == "add":
         return add(target, args.name, frozenset(args.scopes or DEFAULT_SCOPES))
     if args.command == "list":
@@ -340,38 +284,7 @@ def run(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; print its JSON result, or one line of error."""
-    cli = parser()
-    args = cli.parse_args(argv)
-    if "local" in args and "stack" in args:
-        cli.error("argument --stack: not allowed with argument --local")
-    try:
-        result = run(args)
-    except ClientsError as exc:
-        return fail(str(exc))
-    except NoRegionError:
-        message = "no AWS region: give --region, or set AWS_REGION or a profile's region"
-        return fail(message, USAGE_ERROR)
-    except NoCredentialsError:
-        return fail("no AWS credentials: set them as for the AWS CLI (a profile, AWS_PROFILE)")
-    except EndpointConnectionError as exc:
-        return fail(f"{exc} (is make run still running?)" if "local" in args else str(exc))
-    except ClientError as exc:
-        return fail(f"AWS refused: {exc}")
-    except BotoCoreError as exc:
-        return fail(str(exc))
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def fail(message: str, code: int = FAILURE) -> int:
-    """Print `message` as one line of error; return the exit code."""
-    print(f"enrollment-clients: {one_line(message)}", file=sys.stderr)
-    return code
-
-
-def one_line(message: str) -> str:
-    """`message` on one line, whatever an AWS message or a name brought into it."""
-    return " ".join(message.splitlines())
+    return run_command(parser(), argv, run)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ class LocalState(BaseModel):
     usage_plan_id: str
     clients_table: str
     api_url: str
+    enrollments_table: str
+    cpf_key_secret_arn: str
+    audit_log_group: str
+    retention_days: int
 
 
 class SmokeSettings(BaseSettings):

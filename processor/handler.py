@@ -41,6 +41,14 @@ check_at_init(get_processor_settings)
 install_log_context()
 
 
+# The line each record's outcome logs (an orphan logs its own warning).
+_OUTCOME_LINES = {
+    Outcome.PROCESSED: "Enrollment processed",
+    Outcome.ALREADY_PROCESSED: "Enrollment was already processed",
+    Outcome.ERASED: "Enrollment was erased: left as it is",
+}
+
+
 class InvalidMessageError(ValueError):
     """A message body that is not `{"enrollment_id": "<uuid>"}`."""
 
@@ -90,6 +98,7 @@ async def process_record(record: SQSRecord, metrics: MetricsEmitter) -> None:
             metrics=metrics,
             work_seconds=settings.processing_delay_seconds,
             api_timeout_seconds=settings.api_timeout_seconds,
+            retention_days=settings.retention_days,
         )
     except Exception:
         # Reported as a batch item failure, so it is retried and, failing on, dead-lettered.
@@ -97,11 +106,7 @@ async def process_record(record: SQSRecord, metrics: MetricsEmitter) -> None:
         logger.exception("Record failed")
         raise
     if outcome is not Outcome.ORPHAN:
-        logger.info(
-            "Enrollment processed"
-            if outcome is Outcome.PROCESSED
-            else "Enrollment was already processed"
-        )
+        logger.info(_OUTCOME_LINES[outcome])
 
 
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

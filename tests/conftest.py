@@ -26,7 +26,7 @@ from app.adapters.aws import (
     get_secretsmanager_client,
     get_sqs_client,
 )
-from app.api.dependencies import get_cursor_seal, get_metrics, get_resolver
+from app.api.dependencies import get_cpf_key, get_cursor_seal, get_metrics, get_resolver
 from app.api.factory import create_app
 from app.api.security import get_caller, get_client_cache
 from app.config import get_api_settings, get_notifier_settings, get_processor_settings
@@ -60,6 +60,7 @@ _CACHED_PROVIDERS = (
     get_dynamodb_client,
     get_sqs_client,
     get_secretsmanager_client,
+    get_cpf_key,
     get_enrollment_repository,
     get_client_cache,
     get_cursor_seal,
@@ -147,7 +148,11 @@ def _provision(monkeypatch: pytest.MonkeyPatch) -> Stack:
     """The template's tables and queues, and both functions' environment set to them."""
     template = load_template()
     created = provision(
-        template, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+        template,
+        boto3.client("dynamodb"),
+        boto3.client("sqs"),
+        secretsmanager=boto3.client("secretsmanager"),
+        logs=boto3.client("logs"),
     )
     for function_id in FUNCTIONS:
         for name, value in created.environment(template, function_id).items():

@@ -36,7 +36,7 @@ def init(module: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 # What has a default in the code: a margin of the API's own, and the flags the template states.
-OPTIONAL = {"RETRY_AFTER_MARGIN_SECONDS", "API_KEY", "DOCS_ENABLED"}
+OPTIONAL = {"RETRY_AFTER_MARGIN_SECONDS", "API_KEY", "DOCS_ENABLED", "RETENTION_DAYS"}
 
 
 @pytest.mark.parametrize(

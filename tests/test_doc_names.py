@@ -3,12 +3,15 @@
 Each name a page writes as code (in backticks or a code block) is checked against where the
 thing is declared: an alarm or a table against `template.yaml`, a metric against `Metric`, a
 setting against the settings classes, the Makefile, the pipeline or the code's constants, a make
-target against the Makefile, a command of `enrollment-clients` against its parser. And the
+target against the Makefile, a command of `enrollment-clients` or `enrollment-data` against its
+parser. And the
 reverse: every alarm and metric has its line in `docs/operating.md`, and every setting is named
 somewhere in the README or `docs/`.
 """
 
+import argparse
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from local.config import LocalSettings
 from local.template import load_template, resources_of_type
 from ops.clients import parser as clients_parser
 from ops.config import SmokeSettings
+from ops.personal_data import parser as data_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -162,13 +166,24 @@ def test_every_make_target_a_page_names_exists() -> None:
     assert unknown(r"(?:^|`|\$ )make ([a-z][a-z0-9-]*)", MAKE_TARGETS) == {}
 
 
-def test_every_enrollment_clients_command_a_page_names_exists() -> None:
-    # The usage line lists the subcommands: {add,list,revoke,...}.
-    usage = clients_parser().format_usage()
-    commands = set(re.search(r"\{([a-z,-]+)\}", usage)[1].split(","))  # type: ignore[index]
-    pattern = r"enrollment-clients(?: --local| --stack \S+| --region \S+)* ([a-z][a-z-]*)"
+def command_pattern(tool: str) -> str:
+    """A page's `tool [options] command`: the command."""
+    return rf"{tool}(?: --local| --stack \S+| --region \S+)* ([a-z][a-z-]*)"
 
-    assert unknown(pattern, commands) == {}
+
+@pytest.mark.parametrize(
+    ("tool", "parser"),
+    [("enrollment-clients", clients_parser), ("enrollment-data", data_parser)],
+)
+def test_every_command_of_the_operators_tools_a_page_names_exists(
+    tool: str, parser: Callable[[], argparse.ArgumentParser]
+) -> None:
+    # The usage line lists the subcommands: {add,list,revoke,...}.
+    usage = parser().format_usage()
+    commands = set(re.search(r"\{([a-z,-]+)\}", usage)[1].split(","))  # type: ignore[index]
+
+    assert named(command_pattern(tool))
+    assert unknown(command_pattern(tool), commands) == {}
 
 
 def operating_metrics_table() -> set[str]:
@@ -199,5 +214,5 @@ def test_the_checks_see_what_they_check() -> None:
     assert named(ALARM_NAME)
     assert named(_UPPER_SNAKE.pattern)
     assert named(r"(?:^|`|\$ )make ([a-z][a-z0-9-]*)")
-    assert named(r"enrollment-clients(?: --local| --stack \S+| --region \S+)* ([a-z][a-z-]*)")
+    assert named(command_pattern("enrollment-clients"))
     assert unknown(ALARM_NAME, set()) != {}

@@ -54,7 +54,8 @@ def get_sqs_client() -> "SQSClient":
 
 @lru_cache
 def get_secretsmanager_client() -> "SecretsManagerClient":
-    """The Secrets Manager client of this process (created when a secret is first read)."""
+    """The Secrets Manager client of this process (created when a secret is first read: the
+    cursors' key, the CPF's)."""
     return cast(
         "SecretsManagerClient",
         get_aws_session().create_client("secretsmanager", config=CLIENT_CONFIG),

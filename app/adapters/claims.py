@@ -11,7 +11,10 @@ if TYPE_CHECKING:
 
 # How long an answer is remembered; DynamoDB's TTL deletes the record some time after.
 RETENTION_SECONDS = 24 * 60 * 60
-EXPIRY_ATTRIBUTE = "expires_at"
+# What a completed record holds: the answer's body, or only the id of the resource it answered
+# with, which a replay reads again as it is then (an enrollment: no copy of its personal data).
+BODY_ATTRIBUTE = "response_body"
+RESOURCE_ID_ATTRIBUTE = "resource_id"
 # Longer than any request can run: API Gateway gives up after 29 s, and the function's timeout
 # (the template's ApiTimeoutSeconds, at most 28) is shorter still.
 LEASE_SECONDS = 30
@@ -41,8 +44,9 @@ class Claim(NamedTuple):
         """The values of the `HELD` condition for this claim."""
         return {":in_progress": {"S": IN_PROGRESS}, ":token": {"S": self.token}}
 
-    def completion(self, body: str) -> "TransactWriteItemTypeDef":
-        """The write that completes this claim with `body`, in the resource's transaction.
+    def completion(self, attribute: str, value: str) -> "TransactWriteItemTypeDef":
+        """The write that completes this claim with its answer, in the resource's transaction:
+        its body (`BODY_ATTRIBUTE`) or its resource's id (`RESOURCE_ID_ATTRIBUTE`).
 
         It fails (and with it the transaction) if the claim was lost: taken over after its lease.
         """
@@ -50,17 +54,19 @@ class Claim(NamedTuple):
             "Update": {
                 "TableName": self.table_name,
                 "Key": self.key,
-                "UpdateExpression": "SET #state = :completed, response_body = :body",
+                "UpdateExpression": f"SET #state = :completed, {attribute} = :answer",
                 "ConditionExpression": HELD,
                 "ExpressionAttributeNames": HELD_NAMES,
                 "ExpressionAttributeValues": self.held_values()
-                | {":completed": {"S": COMPLETED}, ":body": {"S": body}},
+                | {":completed": {"S": COMPLETED}, ":answer": {"S": value}},
             }
         }
 
 
 class Answer(NamedTuple):
-    """The remembered answer to the first request with a key: a body, and a status if refused."""
+    """The remembered answer to the first request with a key: a body, and a status if refused;
+    or the id of the resource it answered with, to read again."""
 
-    body: str
+    body: str = ""
     status: int | None = None
+    resource_id: str | None = None

@@ -55,27 +55,31 @@ def shard_of(enrollment_id: UUID) -> str:
 
 
 def index_attributes(enrollment: Enrollment) -> dict[str, str]:
-    """The values that place `enrollment` in each index, its status's partitions among them."""
+    """The values that place `enrollment` in each index, its status's partitions among them
+    (none for an erased one's tombstone)."""
     shard = shard_of(enrollment.enrollment_id)
     values = {
         SORT_KEY: created_key(enrollment.created_at, enrollment.enrollment_id),
         BY_SHARD.partition_key: shard,
-        BY_STATUS_SHARD.partition_key: f"{enrollment.status}#{shard}",
     }
+    if enrollment.status is EnrollmentStatus.ERASED:
+        return values
+    values[BY_STATUS_SHARD.partition_key] = f"{enrollment.status}#{shard}"
     # `by-owner` is keyed by `owner` itself, which every enrollment of a caller has.
     if enrollment.owner is not None:
         values[BY_OWNER_STATUS.partition_key] = f"{enrollment.owner}#{enrollment.status}"
     return values
 
 
+# The attributes that place an enrollment in its status's partitions: a status change moves them,
+# and an erased enrollment has none (no list of one status shows a tombstone).
+STATUS_PARTITION_KEYS = (BY_STATUS_SHARD.partition_key, BY_OWNER_STATUS.partition_key)
+
+
 def status_attributes(enrollment: Enrollment, status: EnrollmentStatus) -> dict[str, str]:
     """The attributes of `index_attributes` that change when `enrollment` moves to `status`."""
     changed = index_attributes(enrollment.model_copy(update={"status": status}))
-    return {
-        name: value
-        for name, value in changed.items()
-        if name in (BY_STATUS_SHARD.partition_key, BY_OWNER_STATUS.partition_key)
-    }
+    return {name: value for name, value in changed.items() if name in STATUS_PARTITION_KEYS}
 
 
 def partitions(selection: EnrollmentSelection) -> list[tuple[IndexSpec, str]]:

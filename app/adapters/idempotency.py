@@ -4,10 +4,11 @@ A request with a key first *claims* its record: a conditional put that only one 
 The record then says what became of the request:
 
 - in progress, under a lease: the claimant is working; another request with the key gets `409`;
-- completed, with the answer's body: written in the same transaction as the resource the request
-  created (`complete` adds it to the request's unit of work), so a resource never exists
-  without its answer, nor an answer
-  without its resource, and a retry after a lost answer finds it;
+- completed, with the answer's body, or only the id of the resource it answered with (an
+  enrollment, whose personal data the record must not copy: `complete_by_reference`): written in
+  the same transaction as the resource the request created (`complete` adds it to the request's
+  unit of work), so a resource never exists without its answer, nor an answer without its
+  resource, and a retry after a lost answer finds it;
 - completed with a refusal (a `4xx` the request earned): remembered by `remember`;
 - gone, after a failure (`release`): a retry executes afresh.
 
@@ -25,19 +26,20 @@ from uuid import uuid4
 from botocore.exceptions import ClientError
 
 from app.adapters.claims import (
+    BODY_ATTRIBUTE,
     COMPLETED,
-    EXPIRY_ATTRIBUTE,
     HELD,
     HELD_NAMES,
     IN_PROGRESS,
     LEASE_SECONDS,
+    RESOURCE_ID_ATTRIBUTE,
     RETENTION_SECONDS,
     Answer,
     Claim,
     Item,
 )
 from app.adapters.errors import CONDITION_FAILED, error_code, translate_aws_errors
-from app.adapters.tables import IDEMPOTENCY
+from app.adapters.tables import EXPIRY_ATTRIBUTE, IDEMPOTENCY
 from app.adapters.unit_of_work import DynamoDBUnitOfWork
 from app.domain.errors import DependencyError, IdempotencyKeyReusedError, RequestInProgressError
 
@@ -88,8 +90,10 @@ class IdempotencyRepository:
         if previous["fingerprint"]["S"] != fingerprint:
             raise IdempotencyKeyReusedError
         if previous["state"]["S"] == COMPLETED:
+            if RESOURCE_ID_ATTRIBUTE in previous:
+                return Answer(resource_id=previous[RESOURCE_ID_ATTRIBUTE]["S"])
             status = previous.get("response_status", {}).get("N")
-            return Answer(previous["response_body"]["S"], int(status) if status else None)
+            return Answer(previous[BODY_ATTRIBUTE]["S"], int(status) if status else None)
         if int(previous["lease_expires_at"]["N"]) > now:
             raise RequestInProgressError
         # The claimant's lease ran out: it died. Take over, unless another request just did.
@@ -101,7 +105,14 @@ class IdempotencyRepository:
 
     def complete(self, claim: Claim, body: str, unit: DynamoDBUnitOfWork) -> None:
         """Complete the claim with `body`, in the same commit as the resource `unit` stores."""
-        unit.add_write(claim.completion(body))
+        unit.add_write(claim.completion(BODY_ATTRIBUTE, body))
+
+    def complete_by_reference(
+        self, claim: Claim, resource_id: str, unit: DynamoDBUnitOfWork
+    ) -> None:
+        """Complete the claim with only the id of the resource `unit` stores, in the same commit:
+        the record keeps no copy of it, and a replay reads it again."""
+        unit.add_write(claim.completion(RESOURCE_ID_ATTRIBUTE, resource_id))
 
     def remember(self, claim: Claim, status: int, body: str) -> None:
         """Complete the claim with a refusal, so that a retry gets the same answer."""
@@ -110,7 +121,7 @@ class IdempotencyRepository:
                 TableName=self._table_name,
                 Key=claim.key,
                 UpdateExpression="SET #state = :completed, response_status = :status, "
-                "response_body = :body",
+                f"{BODY_ATTRIBUTE} = :body",
                 ConditionExpression=HELD,
                 ExpressionAttributeNames=HELD_NAMES,
                 ExpressionAttributeValues=claim.held_values()

@@ -89,6 +89,15 @@ SAMPLE_DELIVERY = DeliveryAttempt(
     status_code=204,
     attempted_at=SAMPLE_TIME,
 )
+# An enrollment of the samples' caller, which only it may erase.
+SAMPLE_OWN_ENROLLMENT = SAMPLE_ENROLLMENT.model_copy(
+    update={
+        "enrollment_id": UUID("00000000-0000-4000-8000-000000000004"),
+        "owner": SAMPLE_CALLER_KEY_ID,
+    }
+)
+# A key the samples' CPF hash is taken with, where its secret is stubbed (the priming).
+SAMPLE_CPF_KEY = "sample-cpf-key"
 
 
 def groups_scanned(*groups: AgeGroup) -> AwsCall:
@@ -111,6 +120,26 @@ def enrollment_read(enrollment: Enrollment) -> AwsCall:
     """An enrollment, which exists, read."""
     item = enrollments.to_item(enrollment)
     return AwsCall("dynamodb", "get_item", {"Item": item}, ENROLLMENTS, (item,))
+
+
+def enrollment_erased(enrollment: Enrollment) -> AwsCall:
+    """An enrollment, which exists, erased: its tombstone is the update's answer."""
+    item = enrollments.to_item(enrollment)
+    tombstone = enrollments.to_item(
+        enrollment.model_copy(
+            update={
+                **dict.fromkeys(enrollments.PERSONAL_ATTRIBUTES),
+                "status": EnrollmentStatus.ERASED,
+                "erased_at": SAMPLE_TIME,
+            }
+        )
+    )
+    return AwsCall("dynamodb", "update_item", {"Attributes": tombstone}, ENROLLMENTS, (item,))
+
+
+def cpf_key_read() -> AwsCall:
+    """The CPF's key read, by the first enrollment of a process (then it is held a while)."""
+    return AwsCall("secretsmanager", "get_secret_value", {"SecretString": SAMPLE_CPF_KEY})
 
 
 def enrollment_put() -> AwsCall:

@@ -51,6 +51,12 @@ ENROLLMENTS = TableSpec(
     "The enrollments table",
     indexes=(BY_OWNER, BY_OWNER_STATUS, BY_SHARD, BY_STATUS_SHARD),
 )
+# The enrollments' index by the CPF's keyed hash (app.domain.cpf.cpf_digest), keys only: how the
+# operator's tool finds a person's enrollments without a scan. A test holds it to the template.
+CPF_HASH_INDEX = "CpfHashIndex"
+CPF_HASH_ATTRIBUTE = "cpf_hash"
+# The epoch second after which DynamoDB's TTL deletes an item (the tables' TimeToLiveSpecification).
+EXPIRY_ATTRIBUTE = "expires_at"
 IDEMPOTENCY = TableSpec("IdempotencyTable", "request_key", "The idempotency table")
 CLIENTS = TableSpec("ClientsTable", "api_key_id", "The clients table")
 WEBHOOKS = TableSpec("WebhooksTable", "api_key_id", "The webhooks table")

@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request, Response
 
 from app.adapters.age_groups import AgeGroupRepository
 from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
+from app.adapters.cpf_key import CpfKey
 from app.adapters.deliveries import DeliveryRepository
 from app.adapters.delivery_queue import DeliveryQueue
 from app.adapters.enrollments import EnrollmentRepository
@@ -78,6 +79,17 @@ async def get_unit_of_work() -> DynamoDBUnitOfWork:
 
 
 @lru_cache
+def get_cpf_key() -> CpfKey:
+    """The CPF's key of this process: read on its first enrollment, then held a while."""
+    return CpfKey(get_secretsmanager_client(), get_api_settings().cpf_key_secret_arn)
+
+
+async def get_request_cpf_key() -> CpfKey:
+    """The process's CPF key, for a route."""
+    return get_cpf_key()
+
+
+@lru_cache
 def get_metrics() -> MetricsEmitter:
     """The API's metrics, under the stack's name (one emitter per process)."""
     return MetricsEmitter(get_api_settings().service_name)
@@ -126,6 +138,7 @@ WebhookRepositoryDep = Annotated[WebhookRepository, Depends(get_webhook_reposito
 DeliveryRepositoryDep = Annotated[DeliveryRepository, Depends(get_delivery_repository)]
 DeliveryQueueDep = Annotated[DeliveryQueue, Depends(get_delivery_queue)]
 ResolverDep = Annotated[Resolver, Depends(get_resolver)]
+CpfKeyDep = Annotated[CpfKey, Depends(get_request_cpf_key)]
 
 
 async def get_request_metrics() -> MetricsEmitter:

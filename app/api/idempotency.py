@@ -2,7 +2,9 @@
 
 Follows the IETF draft "The Idempotency-Key HTTP Header Field": the client picks a key per
 operation and sends it again with every retry. A key belongs to the caller's API key, and is
-remembered with the request's fingerprint and answer for 24 hours (`app.adapters.idempotency`).
+remembered with the request's fingerprint and answer for 24 hours (`app.adapters.idempotency`);
+an answer that carries personal data (an enrollment) is remembered as its resource's id alone,
+and a replay reads the resource again as it is then (`Recall`).
 See docs/adr/0003-idempotency-keys.md.
 """
 
@@ -11,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -40,6 +42,17 @@ KEY_DESCRIPTION = (
 Resource = TypeVar("Resource", bound=BaseModel)
 # How a refusal is answered: its status and body, exactly as the client first got them.
 RenderRefusal = Callable[[RefusalError], tuple[int, str]]
+
+
+class Recall(Generic[Resource]):
+    """How a resource's answer is remembered by reference: by its id, the resource read again
+    when the answer is replayed, as it is then (an enrollment erased since: its tombstone)."""
+
+    def __init__(
+        self, identify: Callable[[Resource], str], load: Callable[[str], Resource]
+    ) -> None:
+        self.identify = identify
+        self.load = load
 
 
 class ReplayedRefusalError(Exception):
@@ -72,13 +85,17 @@ class Idempotency:
         self._render_refusal = render_refusal
 
     def run(
-        self, model: type[Resource], create: Callable[[DynamoDBUnitOfWork], Resource]
+        self,
+        model: type[Resource],
+        create: Callable[[DynamoDBUnitOfWork], Resource],
+        recall: Recall[Resource] | None = None,
     ) -> Resource:
         """The resource `create` stages, committed; or the one the first request with this key made.
 
-        With a key, the claim's completion is committed with the resource. A refusal `create`
-        raises is remembered as the answer; any other failure gives up the claim, so that a retry
-        executes afresh. Either way the original error is what propagates.
+        With a key, the claim's completion is committed with the resource: its answer's body, or
+        with `recall` only its id. A refusal `create` raises is remembered as the answer; any
+        other failure gives up the claim, so that a retry executes afresh. Either way the
+        original error is what propagates.
         """
         if self._store is None:
             resource = create(self._unit)
@@ -86,10 +103,13 @@ class Idempotency:
             return resource
         outcome = self._store.claim(self._request_key, self._fingerprint)
         if isinstance(outcome, Answer):
-            return self._replay(model, outcome)
+            return self._replay(model, outcome, recall)
         try:
             resource = create(self._unit)
-            self._store.complete(outcome, resource.model_dump_json(), self._unit)
+            if recall is None:
+                self._store.complete(outcome, resource.model_dump_json(), self._unit)
+            else:
+                self._store.complete_by_reference(outcome, recall.identify(resource), self._unit)
             self._unit.commit()
         except RefusalError as exc:
             assert self._render_refusal is not None
@@ -108,12 +128,23 @@ class Idempotency:
             raise
         return resource
 
-    def _replay(self, model: type[Resource], answer: Answer) -> Resource:
+    def _replay(
+        self, model: type[Resource], answer: Answer, recall: Recall[Resource] | None
+    ) -> Resource:
         if answer.status is not None:
             raise ReplayedRefusalError(answer.status, answer.body)
         assert self._response is not None
+        if recall is None:
+            resource = model.model_validate_json(answer.body)
+        else:
+            # A record completed with the whole body (before the resource was remembered by
+            # reference) is read again by the id in it all the same.
+            resource_id = answer.resource_id or recall.identify(
+                model.model_validate_json(answer.body)
+            )
+            resource = recall.load(resource_id)
         self._response.headers[REPLAYED_HEADER] = "true"
-        return model.model_validate_json(answer.body)
+        return resource
 
 
 def check_key(key: str) -> None:

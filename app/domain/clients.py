@@ -19,6 +19,9 @@ class Scope(StrEnum):
     # The enrollments the client created, and no other.
     ENROLLMENTS_READ = "enrollments:read"
     ENROLLMENTS_READ_ALL = "enrollments:read-all"
+    # Erase the personal data of the client's own enrollments, and no other's: `read-all` does
+    # not extend to it. The stack's key holds it; a new client does not, unless given it.
+    ENROLLMENTS_ERASE = "enrollments:erase"
     # The client's own webhook endpoint, its secret and its deliveries.
     WEBHOOKS_WRITE = "webhooks:write"
 

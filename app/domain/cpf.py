@@ -1,5 +1,7 @@
 """The CPF, the Brazilian individual taxpayer number: nine digits and two check digits."""
 
+import hashlib
+import hmac
 import re
 
 CPF_PATTERN = r"^([0-9]{11}|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2})$"
@@ -34,3 +36,12 @@ def normalize_cpf(value: str) -> str:
 def mask_cpf(cpf: str) -> str:
     """The CPF with all but its last two digits hidden, for logs."""
     return "*" * 9 + cpf[-2:]
+
+
+def cpf_digest(cpf: str, key: bytes) -> str:
+    """The CPF's keyed hash (HMAC-SHA256, in hex): what the enrollments' CPF index holds.
+
+    Without the key, no one can tell which CPF a digest is of by hashing the billion possible
+    CPFs, as they could a plain hash's (docs/adr/0012-a-keyed-index-of-the-cpf.md).
+    """
+    return hmac.new(key, cpf.encode(), hashlib.sha256).hexdigest()

@@ -7,12 +7,13 @@ unit (`Unit`), which the use case passes on without looking into it.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from app.domain.destinations import Destination
 from app.domain.models.age_groups import AgeGroup
-from app.domain.models.enrollments import Enrollment
+from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 from app.domain.models.lists import EnrollmentSelection, Slice
 from app.domain.models.webhooks import DeliveryAttempt, DeliveryJob, WebhookEndpoint
 from app.domain.webhooks import Answer
@@ -47,6 +48,28 @@ class EnrollmentLedger(Protocol[Unit]):
         """Stage a new enrollment on `unit`, to be stored by its commit."""
 
 
+class CpfHasher(Protocol):
+    """The CPF's keyed hash, under the current key (app.domain.cpf.cpf_digest)."""
+
+    def digest(self, cpf: str) -> str:
+        """The hash the CPF index holds for `cpf`."""
+        ...
+
+
+class EnrollmentEraser(Protocol):
+    """Where an enrollment's personal data is erased."""
+
+    def erase(
+        self,
+        enrollment_id: UUID,
+        erased_at: datetime,
+        expires_at: int | None,
+        owner: str | None = None,
+    ) -> Enrollment:
+        """Its tombstone; `NotFoundError` if there is none, or it is not `owner`'s."""
+        ...
+
+
 class EnrollmentPublisher(Protocol):
     """The queue that carries enrollment ids to the processor."""
 
@@ -61,9 +84,9 @@ class EnrollmentRecords(Protocol):
         """The enrollment, or `NotFoundError`."""
         ...
 
-    def mark_processed(self, enrollment: Enrollment) -> bool:
-        """Move a `PENDING` enrollment, as it was read, to `PROCESSED`; False if it was not
-        `PENDING`."""
+    def mark_processed(self, enrollment: Enrollment, expires_at: int | None) -> EnrollmentStatus:
+        """Move a `PENDING` enrollment, as it was read, to `PROCESSED`, to expire at `expires_at`
+        (if not None); the status it had: `PENDING` if this call moved it."""
         ...
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from app.domain.errors import NotFoundError
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+from app.domain.personal_data import expires_at
 from app.observability.metrics import Metric
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Outcome(StrEnum):
 
     PROCESSED = "processed"
     ALREADY_PROCESSED = "already processed"
+    # Its enrollment was erased, before the work or during it: it stays a tombstone.
+    ERASED = "erased"
     ORPHAN = "orphan"
 
 
@@ -71,12 +74,15 @@ async def process_enrollment(
     metrics: "MetricsRecorder",
     work_seconds: float,
     api_timeout_seconds: float,
+    retention_days: int = 0,
 ) -> Outcome:
-    """Do the work of a `PENDING` enrollment, then mark it `PROCESSED` (idempotently).
+    """Do the work of a `PENDING` enrollment, then mark it `PROCESSED` (idempotently), to expire
+    `retention_days` later (0: kept).
 
     Raises `NotFoundError` while the enrollment may still be written (the message is retried),
-    and whatever a dependency raises. Redeliveries and orphans are settled before the work, which
-    they would waste.
+    and whatever a dependency raises. Redeliveries, erased enrollments and orphans are settled
+    before the work, which they would waste. The update is conditional on `PENDING`, so an
+    enrollment erased during the work stays a tombstone, whatever order the two come in.
     """
     try:
         enrollment = await find_enrollment(enrollments, enrollment_id)
@@ -91,11 +97,20 @@ async def process_enrollment(
         )
         return Outcome.ORPHAN
     if enrollment.status is not EnrollmentStatus.PENDING:
-        return Outcome.ALREADY_PROCESSED
+        return _settled(enrollment.status)
     await simulate_work(work_seconds)
-    if not await asyncio.to_thread(enrollments.mark_processed, enrollment):
-        return Outcome.ALREADY_PROCESSED
-    lag = datetime.now(UTC) - enrollment.created_at
+    now = datetime.now(UTC)
+    previous = await asyncio.to_thread(
+        enrollments.mark_processed, enrollment, expires_at(now, retention_days)
+    )
+    if previous is not EnrollmentStatus.PENDING:
+        return _settled(previous)
+    lag = now - enrollment.created_at
     metrics.add(Metric.ENROLLMENT_PROCESSED)
     metrics.add(Metric.PROCESSING_LAG, lag.total_seconds() * 1000)
     return Outcome.PROCESSED
+
+
+def _settled(status: EnrollmentStatus) -> Outcome:
+    """What became of a message whose enrollment another message or an erasure settled."""
+    return Outcome.ERASED if status is EnrollmentStatus.ERASED else Outcome.ALREADY_PROCESSED

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     # Protocols, for the type checker alone: a cold start need not build their classes.
     from app.domain.ports import (
         AgeGroupCatalog,
+        CpfHasher,
         EnrollmentLedger,
         EnrollmentPublisher,
         MetricsRecorder,
@@ -61,9 +62,13 @@ def request_enrollment(
     queue: "EnrollmentPublisher",
     unit: U,
     metrics: "MetricsRecorder",
+    hasher: "CpfHasher",
     owner: str | None = None,
 ) -> Enrollment:
     """Accept an enrollment whose age fits a registered group and queue it for processing.
+
+    Its CPF's keyed hash, which the CPF index holds, is taken before the publish: a failure to
+    read the key then leaves no message behind.
 
     The message is published before the enrollment is written (staged here, written when `unit`
     commits). If the publish fails nothing is written; if the write fails after it, the processor
@@ -85,6 +90,7 @@ def request_enrollment(
         created_at=now,
         updated_at=now,
         owner=owner,
+        cpf_hash=hasher.digest(new.cpf),
     )
     queue.publish(enrollment.enrollment_id)
     enrollments.add(enrollment, unit)
@@ -95,7 +101,7 @@ def request_enrollment(
             "Enrollment accepted",
             extra={
                 "enrollment_id": str(enrollment.enrollment_id),
-                "cpf": mask_cpf(enrollment.cpf),
+                "cpf": mask_cpf(new.cpf),
             },
         )
 

@@ -46,12 +46,13 @@ from app.adapters.aws import (
     get_secretsmanager_client,
     get_sqs_client,
 )
-from app.api.dependencies import get_cursor_seal
+from app.api.dependencies import get_cpf_key, get_cursor_seal
 from app.api.factory import samples
 from app.api.operations import Sample
 from app.api.security import API_KEY_HEADER, get_client_cache
 from app.config import get_api_settings
 from app.entrypoints.events import rest_event
+from app.observability.audit import audit_suspended
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -98,8 +99,9 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
             for call in sample.calls:
                 stubbers[call.service].add_response(call.operation, call.answer)
             # The primed requests are nobody's: the metric lines they print (EMF, on stdout)
-            # would count them in CloudWatch, once per snapshot. They are dropped.
-            with redirect_stdout(io.StringIO()):
+            # would count them in CloudWatch, once per snapshot, and their audit lines would
+            # record reads and erasures no one made. Both are dropped.
+            with redirect_stdout(io.StringIO()), audit_suspended():
                 status = handler(_primed_event(sample), None)["statusCode"]
             statuses[declared.name] = status
             if status != sample.status:
@@ -109,16 +111,19 @@ def prime(handler: "LambdaHandler") -> dict[str, int]:
         for stubber in stubbers.values():
             stubber.deactivate()
     _warm_http()
-    # A restored environment asks DynamoDB about each client afresh: revocation holds.
+    # A restored environment asks DynamoDB about each client afresh: revocation holds. Nor does
+    # the snapshot hold the CPF's key (the stub's): the first enrollment after a restore reads it.
     get_client_cache().clear()
     # Nor does a snapshot hold the cursors' key, which priming was given a stub of: the first
     # list that needs it after a restore reads the secret.
     get_cursor_seal.cache_clear()
+    get_cpf_key().forget()
     if not isinstance(get_aws_session().get_credentials(), RefreshableCredentials):
         logger.warning("Static or no AWS credentials: clients are created after restore instead")
         get_dynamodb_client.cache_clear()
         get_sqs_client.cache_clear()
         get_secretsmanager_client.cache_clear()
+        get_cpf_key.cache_clear()
     return statuses
 
 

@@ -166,7 +166,7 @@ def test_single_age_group_is_allowed(client: TestClient) -> None:
         ("PUT", "/age-groups", "GET, HEAD, POST"),
         ("OPTIONS", "/age-groups", "GET, HEAD, POST"),
         ("PATCH", "/age-groups/00000000-0000-4000-8000-000000000000", "DELETE"),
-        ("DELETE", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD"),
+        ("PUT", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD, DELETE"),
     ],
 )
 def test_a_wrong_method_is_405_naming_every_method_of_the_path(

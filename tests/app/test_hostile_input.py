@@ -467,7 +467,7 @@ def test_head_of_a_missing_resource_is_404(client: TestClient) -> None:
     ("method", "path", "allowed"),
     [
         ("DELETE", "/age-groups", "GET, HEAD, POST"),
-        ("PUT", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD"),
+        ("PUT", "/enrollments/00000000-0000-4000-8000-000000000000", "GET, HEAD, DELETE"),
         ("DELETE", "/enrollments", "GET, HEAD, POST"),
         ("POST", "/webhook", "GET, HEAD, PUT, DELETE"),
         ("HEAD", "/webhook/rotate-secret", "POST"),

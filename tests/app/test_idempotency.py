@@ -152,7 +152,11 @@ def test_the_first_request_is_executed_and_remembered_for_24_hours(
     assert enrollment_ids() == [response.json()["enrollment_id"]]
     [record] = records()
     assert record["state"]["S"] == "COMPLETED"
-    assert json.loads(record["response_body"]["S"]) == response.json()
+    # The enrollment's id, no copy of it: its name and CPF are nowhere in the record.
+    assert record["resource_id"]["S"] == response.json()["enrollment_id"]
+    assert "response_body" not in record
+    assert VALID_CPF not in json.dumps(record)
+    assert "Ana" not in json.dumps(record)
     expires_at = int(record["expires_at"]["N"])
     assert before + RETENTION_SECONDS - 1 <= expires_at <= time.time() + RETENTION_SECONDS
     assert KEY not in json.dumps(record), "the key is stored only as part of a digest"

@@ -40,7 +40,7 @@ def every_route() -> list[tuple[str, str]]:
 
 
 def test_every_route_is_found() -> None:
-    assert len(every_route()) == 12
+    assert len(every_route()) == 13
 
 
 def test_the_key_check_is_installed_on_the_app_not_per_route() -> None:

@@ -2,6 +2,7 @@
 
 import gc
 import json
+import logging
 import os
 import random
 import subprocess
@@ -13,6 +14,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
@@ -20,12 +22,18 @@ from fastapi.routing import APIRoute
 
 from app.adapters import enrollments
 from app.adapters.aws import get_dynamodb_client, get_secretsmanager_client, get_sqs_client
-from app.adapters.samples import SAMPLE_ENROLLMENT, SAMPLE_LATER_ENROLLMENT
+from app.adapters.samples import (
+    SAMPLE_CALLER_KEY_ID,
+    SAMPLE_CPF_KEY,
+    SAMPLE_ENROLLMENT,
+    SAMPLE_LATER_ENROLLMENT,
+)
 from app.api import factory
-from app.api.dependencies import get_cursor_seal
+from app.api.dependencies import get_cpf_key, get_cursor_seal
 from app.entrypoints import priming, snapstart
-from app.entrypoints.events import rest_event
+from app.entrypoints.events import SAMPLE_API_KEY_ID, rest_event
 from app.entrypoints.lambda_handler import LambdaHandler
+from app.observability.audit import AUDIT_LOGGER, AuditAction, audit
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.aws_events import load_event
@@ -248,6 +256,43 @@ def test_the_snapshot_holds_no_cursor_key_and_the_first_list_after_it_reads_the_
     assert json.loads(second["body"])["items"][0]["enrollment_id"] == str(
         SAMPLE_ENROLLMENT.enrollment_id
     )
+
+
+def test_the_snapshot_holds_no_cpf_key_the_first_enrollment_after_a_restore_reads_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, handler: LambdaHandler
+) -> None:
+    refreshable_credentials(monkeypatch)
+    priming.prime(handler)
+    sends = count_sends()
+    group = {"min_age": 0, "max_age": 150}
+    assert handler(rest_event("POST", "/age-groups", group), LambdaContext())["statusCode"] == 201
+    enrollment = {"name": "Ana", "age": 30, "cpf": "52998224725"}
+
+    for _ in range(2):
+        answer = handler(rest_event("POST", "/enrollments", enrollment), LambdaContext())
+        assert answer["statusCode"] == 202
+
+    # Read by the first enrollment after priming, then held: the stack's key, not the stub's.
+    assert sends["secretsmanager"] == 1
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack.refs["CpfKeySecret"])
+    assert get_cpf_key().current() == secret["SecretString"].encode() != SAMPLE_CPF_KEY.encode()
+
+
+def test_priming_writes_no_audit_line_and_leaves_the_audit_log_on(
+    stack: Stack, handler: LambdaHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+
+    priming.prime(handler)
+
+    assert [r for r in caplog.records if r.name == AUDIT_LOGGER] == []
+    audit(AuditAction.READ, UUID(int=1), "someone")
+    assert [r.name for r in caplog.records if r.name == AUDIT_LOGGER] == [AUDIT_LOGGER]
+
+
+def test_the_samples_caller_is_the_key_the_sample_events_name() -> None:
+    # Stated twice, since the events' module may import nothing of the app's: held equal here.
+    assert SAMPLE_CALLER_KEY_ID == SAMPLE_API_KEY_ID
 
 
 def test_clients_with_static_credentials_are_not_kept_for_the_snapshot(

@@ -110,6 +110,7 @@ def test_an_enrollment_at_the_admitted_rate_priced_line_by_line() -> None:
     assert lines["Lambda: processor"] == pytest.approx(0.1 * 0.20 + 0.0515 * 13.3334, rel=1e-4)
     # The POST (16 ms) and a GET (8 ms) at 512 MB, two requests.
     assert lines["Lambda: API"] == pytest.approx(2 * 0.20 + 0.024 / 2 * 13.3334, rel=1e-4)
+    # The put and the processor's update; the indexes' writes are measured from the template.
     assert use.wru == 2.0
     assert use.rru == 0.5 + 1 + 1
     assert lines["SQS"] == pytest.approx(1.2 * 0.40)
@@ -164,6 +165,11 @@ def test_the_fixed_monthly_cost_of_an_idle_stack() -> None:
     assert fixed["custom metrics (any month with traffic)"] == pytest.approx(1.50)
     assert fixed["SnapStart cache, one version"] == pytest.approx(0.5 * 730 * 3600 * 0.0000015046)
     assert fixed["event source's empty receives"] == pytest.approx(900 * 730 * 0.40 / 1e6)
+    assert fixed["the secrets (the lists' cursors, the CPF's key)"] == 0
+    assert "KMS key of your own (DataKmsKeyArn)" not in fixed
+    with_key = cost.fixed_monthly(measured(), PRICES, data_key=True)
+    assert with_key["KMS key of your own (DataKmsKeyArn)"] == 1.00
+    assert sum(with_key.values()) == pytest.approx(sum(fixed.values()) + 1.00)
 
 
 def test_the_section_has_a_line_per_service_and_the_seeds_ratio() -> None:
@@ -277,7 +283,11 @@ def test_the_indexes_writes_are_counted_from_the_template_and_an_items_size() ->
         "by-owner-status": 3.0,
         "by-shard": 2.0,
         "by-status-shard": 3.0,
+        # Keys alone: its put, and no write when the status changes; none without a CPF hash.
+        "CpfHashIndex": 0.0,
     }
+    hashed = enrollments.to_item(SAMPLE_ENROLLMENT.model_copy(update={"cpf_hash": "a" * 64}))
+    assert index_writes(load_template(), dict(hashed))["CpfHashIndex"] == 1.0
     # An enrollment without an owner is in no index of a client's own.
     no_owner = index_writes(load_template(), dict(enrollments.to_item(SAMPLE_ENROLLMENT)))
     assert (no_owner["by-owner"], no_owner["by-owner-status"]) == (0.0, 0.0)
@@ -311,9 +321,10 @@ def test_a_thousand_pages_of_a_list_priced_line_by_line() -> None:
     assert "| next | $0.0035 |" in section
 
 
-def test_the_cursor_secret_is_in_the_fixed_cost() -> None:
-    assert cost.fixed_monthly(measured(secrets=1), PRICES)["the lists' cursor secret"] == 0.40
-    assert cost.fixed_monthly(measured(), PRICES)["the lists' cursor secret"] == 0
+def test_the_secrets_are_in_the_fixed_cost() -> None:
+    line = "the secrets (the lists' cursors, the CPF's key)"
+    assert cost.fixed_monthly(measured(secrets=2), PRICES)[line] == pytest.approx(0.80)
+    assert cost.fixed_monthly(measured(), PRICES)[line] == 0
 
 
 def test_at_200_a_second_the_plan_shows_the_indexes_writes_and_a_clients_partition() -> None:

@@ -22,6 +22,7 @@ OPERATIONS = [
     "DELETE /age-groups/{age_group_id}",
     "POST /enrollments",
     "GET /enrollments/{enrollment_id}",
+    "DELETE /enrollments/{enrollment_id}",
 ]
 
 

@@ -498,3 +498,73 @@ def test_each_clients_webhook_receives_its_own_enrollments_signed(
     # The stack's enrollment went to its own endpoint alone: the partner's got one event.
     assert len(partners.deliveries) == 1
     assert "notifier" in running.output()
+
+
+# --- A person's data: found by the CPF, erased, and gone from every table ---
+
+
+def data_cli(running: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`enrollment-data --local ...`, pointed at this stack as `make run` points it."""
+    return subprocess.run(  # noqa: S603 (this repository's own console script)
+        [str(Path(sys.executable).parent / "enrollment-data"), "--local", *args],
+        env={**os.environ, "LOCAL_STATE_FILE": str(running.state_file)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_persons_enrollments_are_found_by_their_cpf_then_erased_from_every_table(
+    running: RunningStack, api: httpx.Client
+) -> None:
+    cpf, names = "39053344705", [f"Pessoa Apagada {n}" for n in range(3)]
+    ids = []
+    for name in names:
+        created = api.post(
+            "/enrollments",
+            json={"name": name, "age": 20, "cpf": cpf},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert created.status_code == 202, created.text
+        ids.append(created.json()["enrollment_id"])
+
+    def processed() -> bool:
+        return all(api.get(f"/enrollments/{e}").json()["status"] == "PROCESSED" for e in ids)
+
+    assert eventually(processed, PROCESSED_WITHIN)
+
+    found = data_cli(running, "find", cpf)
+    assert found.returncode == 0, found.stderr
+    assert [e["enrollment_id"] for e in json.loads(found.stdout)["enrollments"]] == ids
+    erased = data_cli(running, "erase", cpf)
+    assert erased.returncode == 0, erased.stderr
+    assert [t["status"] for t in json.loads(erased.stdout)["erased"]] == ["ERASED"] * 3
+
+    for enrollment_id in ids:
+        tombstone = api.get(f"/enrollments/{enrollment_id}").json()
+        assert (tombstone["status"], "name" in tombstone, "cpf" in tombstone) == (
+            "ERASED",
+            False,
+            False,
+        )
+    state = json.loads(running.state_file.read_text())
+    aws = {
+        "endpoint_url": state["endpoint_url"],
+        "region_name": state["region"],
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }
+    dynamodb = boto3.client("dynamodb", **aws)
+    stored = json.dumps(
+        [dynamodb.scan(TableName=name)["Items"] for name in dynamodb.list_tables()["TableNames"]]
+    )
+    assert cpf not in stored
+    assert not any(name in stored for name in names)
+    assert data_cli(running, "find", cpf).stdout.count("enrollment_id") == 0
+    audit = boto3.client("logs", **aws).filter_log_events(logGroupName=state["audit_log_group"])
+    lines = [json.loads(event["message"]) for event in audit["events"]]
+    assert [(line["action"], line.get("enrollment_id")) for line in lines] == [
+        *(("find", e) for e in ids),
+        *(("erase", e) for e in ids),
+        ("find", None),
+    ]

@@ -71,3 +71,57 @@ def sam_template() -> dict[str, Any]:
 def cfn(sam_template: dict[str, Any]) -> dict[str, Any]:
     """template.yaml transformed into plain CloudFormation."""
     return sam_transform(sam_template)
+
+
+# A customer managed key of the operator's, as DataKmsKeyArn names one.
+DATA_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+_NO_VALUE = object()
+
+
+def resolved(template: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    """`template` as CloudFormation deploys it with these parameter values (the others at their
+    defaults): its conditions evaluated, each `Fn::If` replaced by its branch, `AWS::NoValue`
+    and the resources of a false condition left out."""
+    values = {
+        name: str(parameter.get("Default", ""))
+        for name, parameter in template.get("Parameters", {}).items()
+    } | parameters
+
+    def operand(value: Any) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            return values[value["Ref"]]
+        return str(value)
+
+    def holds(expression: dict[str, Any]) -> bool:
+        ((function, arguments),) = expression.items()
+        if function == "Condition":
+            return holds(template["Conditions"][arguments])
+        if function == "Fn::Equals":
+            return operand(arguments[0]) == operand(arguments[1])
+        if function == "Fn::Not":
+            return not holds(arguments[0])
+        if function == "Fn::And":
+            return all(holds(argument) for argument in arguments)
+        if function == "Fn::Or":
+            return any(holds(argument) for argument in arguments)
+        raise AssertionError(f"Unknown condition function {function}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node == {"Ref": "AWS::NoValue"}:
+                return _NO_VALUE
+            if set(node) == {"Fn::If"}:
+                name, then, otherwise = node["Fn::If"]
+                return walk(then if holds({"Condition": name}) else otherwise)
+            return {k: w for k, v in node.items() if (w := walk(v)) is not _NO_VALUE}
+        if isinstance(node, list):
+            return [w for v in node if (w := walk(v)) is not _NO_VALUE]
+        return node
+
+    deployed = walk(copy.deepcopy(template))
+    deployed["Resources"] = {
+        logical_id: resource
+        for logical_id, resource in deployed["Resources"].items()
+        if "Condition" not in resource or holds({"Condition": resource["Condition"]})
+    }
+    return dict(deployed)

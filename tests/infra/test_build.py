@@ -147,7 +147,7 @@ def aws_server() -> Iterator[dict[str, str]]:
             template,
             session.client("dynamodb", endpoint_url=emulator.endpoint_url),
             session.client("sqs", endpoint_url=emulator.endpoint_url),
-            session.client("secretsmanager", endpoint_url=emulator.endpoint_url),
+            secretsmanager=session.client("secretsmanager", endpoint_url=emulator.endpoint_url),
         )
         for function_id in ("ApiFunction", "ProcessorFunction"):
             env |= stack.environment(template, function_id)

@@ -44,6 +44,7 @@ from tests.aws_events import load_event
 from tests.conftest import VALID_CPF, add_client, queued_event
 from tests.deploy_hooks.conftest import clear_hook_providers
 from tests.deploy_hooks.lambda_stand_in import answering_invoke
+from tests.infra.conftest import DATA_KEY_ARN, resolved
 
 pytestmark = pytest.mark.usefixtures("event_loop_as_on_lambda")
 
@@ -93,10 +94,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Authorization:
-    """One action on one resource that IAM checks for a call."""
+    """One action on one resource that IAM checks for a call; `via`, the service that makes the
+    request on the caller's behalf (KMS's `kms:ViaService`), if one does."""
 
     action: str
     resource: str
+    via: str = ""
 
 
 @dataclass
@@ -178,6 +181,8 @@ def authorizations(call: Call, account: Account) -> list[Authorization]:
                 Authorization("dynamodb:GetItem", account.table_arn(item["Get"]["TableName"]))
                 for item in params["TransactItems"]
             ]
+    if call.service == "secretsmanager" and call.operation == "GetSecretValue":
+        return [Authorization("secretsmanager:GetSecretValue", params["SecretId"])]
     if call.service == "sqs" and call.operation in SQS_ACTIONS:
         return [
             Authorization(
@@ -237,11 +242,13 @@ def resolve(value: Any, stack: Stack, account: Account) -> str:
 
 @dataclass(frozen=True)
 class Grant:
-    """An action on a resource that a statement of a role's inline policies allows."""
+    """An action on a resource that a statement of a role's inline policies allows; with `via`,
+    only through those services (`kms:ViaService`)."""
 
     action: str
     resource: str
     logical_id: str  # the resource's logical id in the template, for messages
+    via: frozenset[str] = frozenset()
 
 
 def as_list(value: Any) -> list[Any]:
@@ -249,24 +256,37 @@ def as_list(value: Any) -> list[Any]:
 
 
 def code_grants(
-    cfn: dict[str, Any], function_id: str, stack: Stack, account: Account
+    cfn: dict[str, Any], function_id: str, stack: Stack, account: Account, data_key: str = ""
 ) -> list[Grant]:
     """What the function's role allows its code: all but what an event source mapping uses."""
     return [
         grant
-        for grant in grants(cfn, function_id, stack, account)
+        for grant in grants(cfn, function_id, stack, account, data_key)
         if (function_id, grant.action, grant.logical_id) not in MAPPING_GRANTS
     ]
 
 
-def grants(cfn: dict[str, Any], function_id: str, stack: Stack, account: Account) -> list[Grant]:
-    """What the function's role allows through its inline policies, resolved."""
-    role = cfn["Resources"][f"{function_id}Role"]["Properties"]
+def grants(
+    cfn: dict[str, Any], function_id: str, stack: Stack, account: Account, data_key: str = ""
+) -> list[Grant]:
+    """What the function's role allows through its inline policies, resolved, in a stack
+    deployed with `data_key` as its DataKmsKeyArn."""
+    deployed = resolved(cfn, DataKmsKeyArn=data_key)
+    stack = Stack(stack.refs | {"DataKmsKeyArn": data_key}, stack.attributes, stack.name)
+    role = deployed["Resources"][f"{function_id}Role"]["Properties"]
     found = []
     for policy in role.get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
             # Nothing to weigh against: the policies hold allows only.
             assert statement["Effect"] == "Allow", statement
+            conditions = statement.get("Condition", {})
+            # The one condition the policies use: the key's use through named services.
+            assert set(conditions) <= {"StringEquals"}, conditions
+            assert set(conditions.get("StringEquals", {})) <= {"kms:ViaService"}, conditions
+            via = frozenset(
+                resolve(service, stack, account)
+                for service in as_list(conditions.get("StringEquals", {}).get("kms:ViaService", []))
+            )
             for resource in as_list(statement["Resource"]):
                 logical_id = (
                     resource["Fn::GetAtt"][0]
@@ -274,15 +294,34 @@ def grants(cfn: dict[str, Any], function_id: str, stack: Stack, account: Account
                     else str(resource)
                 )
                 for action in as_list(statement["Action"]):
-                    found.append(Grant(action, resolve(resource, stack, account), logical_id))
+                    found.append(Grant(action, resolve(resource, stack, account), logical_id, via))
     return found
 
 
 def allows(grant: Grant, needed: Authorization) -> bool:
-    """Whether the grant covers the authorization (IAM's wildcards; actions ignore case)."""
-    return fnmatch.fnmatch(needed.action.lower(), grant.action.lower()) and fnmatch.fnmatchcase(
-        needed.resource, grant.resource
+    """Whether the grant covers the authorization (IAM's wildcards; actions ignore case; a
+    grant through named services only covers a request one of them makes)."""
+    return (
+        fnmatch.fnmatch(needed.action.lower(), grant.action.lower())
+        and fnmatch.fnmatchcase(needed.resource, grant.resource)
+        and (not grant.via or needed.via in grant.via)
     )
+
+
+def data_key_uses(
+    cfn: dict[str, Any], stack: Stack, account: Account, data_key: str
+) -> dict[str, str]:
+    """Each resource the stack encrypts with `data_key`, by ARN, and the service that decrypts
+    with it on a caller's behalf (the KMS docs of DynamoDB and Secrets Manager)."""
+    deployed = resolved(cfn, DataKmsKeyArn=data_key)
+    uses = {}
+    for logical_id, props in resources_of_type(deployed, "AWS::DynamoDB::Table").items():
+        if props.get("SSESpecification", {}).get("KMSMasterKeyId", {}) == {"Ref": "DataKmsKeyArn"}:
+            uses[account.table_arn(stack.refs[logical_id])] = "dynamodb"
+    for logical_id, props in resources_of_type(deployed, "AWS::SecretsManager::Secret").items():
+        if props.get("KmsKeyId") == {"Ref": "DataKmsKeyArn"}:
+            uses[stack.refs[logical_id]] = "secretsmanager"
+    return uses
 
 
 # --- The run ---
@@ -296,13 +335,24 @@ class Run:
     account: Account
     stack: Stack
 
-    def needed(self, function_id: str) -> dict[Authorization, list[Call]]:
-        """Each authorization the function's calls needed, with the calls that needed it."""
+    def needed(
+        self, function_id: str, data_key: str = "", cfn: dict[str, Any] | None = None
+    ) -> dict[Authorization, list[Call]]:
+        """Each authorization the function's calls needed, with the calls that needed it; in a
+        stack with `data_key` (its template `cfn`), also the key's use on each resource it
+        encrypts, by the service that decrypts with it."""
+        encrypted = data_key_uses(cfn, self.stack, self.account, data_key) if cfn else {}
+        region = self.account.region
         found: dict[Authorization, list[Call]] = {}
         for call in self.calls:
             if call.function == function_id:
                 for authorization in authorizations(call, self.account):
                     found.setdefault(authorization, []).append(call)
+                    service = encrypted.get(authorization.resource.split("/index/")[0])
+                    if data_key and service:
+                        via = f"{service}.{region}.amazonaws.com"
+                        key_use = Authorization("kms:Decrypt", data_key, via)
+                        found.setdefault(key_use, []).append(call)
         return found
 
 
@@ -512,34 +562,42 @@ def describe(calls: list[Call]) -> str:
 # --- The tests ---
 
 
+# Each test holds the policies to the calls twice (one run of the handlers serves both): as
+# deployed by default, and with a key of the operator's own (DataKmsKeyArn), whose use each role
+# is granted exactly where it needs it.
+DATA_KEYS = ("", DATA_KEY_ARN)
+
+
 @pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_every_call_is_allowed_by_the_functions_policy(
     run: Run, cfn: dict[str, Any], function_id: str
 ) -> None:
-    granted = grants(cfn, function_id, run.stack, run.account)
-    needed = run.needed(function_id)
+    for data_key in DATA_KEYS:
+        granted = grants(cfn, function_id, run.stack, run.account, data_key)
+        needed = run.needed(function_id, data_key, cfn)
 
-    denied = {
-        (authorization.action, authorization.resource): describe(calls)
-        for authorization, calls in needed.items()
-        if not any(allows(grant, authorization) for grant in granted)
-    }
+        denied = {
+            (authorization.action, authorization.resource): describe(calls)
+            for authorization, calls in needed.items()
+            if not any(allows(grant, authorization) for grant in granted)
+        }
 
-    assert needed
-    assert denied == {}, f"{function_id}'s policy denies: {denied}"
+        assert needed
+        assert denied == {}, f"{function_id}'s policy denies ({data_key=}): {denied}"
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
 def test_every_granted_action_is_used(run: Run, cfn: dict[str, Any], function_id: str) -> None:
-    needed = run.needed(function_id)
+    for data_key in DATA_KEYS:
+        needed = run.needed(function_id, data_key, cfn)
 
-    unused = [
-        f"{grant.action} on {grant.logical_id}"
-        for grant in code_grants(cfn, function_id, run.stack, run.account)
-        if not any(allows(grant, authorization) for authorization in needed)
-    ]
+        unused = [
+            f"{grant.action} on {grant.logical_id}"
+            for grant in code_grants(cfn, function_id, run.stack, run.account, data_key)
+            if not any(allows(grant, authorization) for authorization in needed)
+        ]
 
-    assert unused == [], f"{function_id} is granted what it never calls: {unused}"
+        assert unused == [], f"{function_id} ({data_key=}) is granted what it never calls: {unused}"
 
 
 def test_each_failure_path_uses_what_it_is_named_for(run: Run, cfn: dict[str, Any]) -> None:
@@ -563,13 +621,45 @@ def test_removing_any_granted_action_denies_a_call_of_the_run(
     run: Run, cfn: dict[str, Any], function_id: str
 ) -> None:
     """The check itself: each grant is the only one that allows some call."""
-    granted = code_grants(cfn, function_id, run.stack, run.account)
-    needed = run.needed(function_id)
+    for data_key in DATA_KEYS:
+        granted = code_grants(cfn, function_id, run.stack, run.account, data_key)
+        needed = run.needed(function_id, data_key, cfn)
 
-    for removed in granted:
-        rest = [grant for grant in granted if grant != removed]
-        denied = [a for a in needed if not any(allows(grant, a) for grant in rest)]
-        assert denied, f"Without {removed.action} on {removed.logical_id}, nothing is denied"
+        for removed in granted:
+            rest = [grant for grant in granted if grant != removed]
+            denied = [a for a in needed if not any(allows(grant, a) for grant in rest)]
+            assert denied, f"Without {removed.action} on {removed.logical_id}, nothing is denied"
+
+
+def test_the_key_of_the_operators_own_is_used_only_through_the_services_that_need_it(
+    run: Run, cfn: dict[str, Any]
+) -> None:
+    # The API decrypts through DynamoDB (its tables) and Secrets Manager (the CPF's key), the
+    # processor and the notifier through DynamoDB alone; none may use the key directly.
+    region = run.account.region
+    for function_id, services in [
+        (API, {"dynamodb", "secretsmanager"}),
+        (PROCESSOR, {"dynamodb"}),
+        (NOTIFIER, {"dynamodb"}),
+        (HOOK, set()),
+    ]:
+        key_uses = {
+            authorization.via
+            for authorization in run.needed(function_id, DATA_KEY_ARN, cfn)
+            if authorization.action == "kms:Decrypt"
+        }
+        assert key_uses == {f"{service}.{region}.amazonaws.com" for service in services}
+        granted = [
+            grant
+            for grant in grants(cfn, function_id, run.stack, run.account, DATA_KEY_ARN)
+            if grant.action.startswith("kms:")
+        ]
+        assert [(g.action, g.resource, g.via) for g in granted] == (
+            [("kms:Decrypt", DATA_KEY_ARN, frozenset(key_uses))] if services else []
+        )
+        assert not any(
+            allows(grant, Authorization("kms:Decrypt", DATA_KEY_ARN)) for grant in granted
+        )
 
 
 def test_a_mapping_grant_is_exactly_what_the_mapping_needs(run: Run, cfn: dict[str, Any]) -> None:

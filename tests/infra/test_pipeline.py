@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from local.template import load_template, resources_of_type
-from ops.clients import DEFAULT_STACK
+from ops.cli import DEFAULT_STACK
 from tests.infra.conftest import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pipeline.yml"
@@ -413,3 +413,24 @@ def test_the_deploy_role_may_create_every_kind_of_resource_of_the_stack(
     assert kinds <= CREATE_ACTIONS.keys(), kinds - CREATE_ACTIONS.keys()
     missing = {kind: CREATE_ACTIONS[kind] for kind in kinds if CREATE_ACTIONS[kind] not in granted}
     assert missing == {}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_deploy_role_may_create_the_cpf_keys_secret_and_the_audit_log_group(
+    environment: str,
+) -> None:
+    deploy = roles()["AWS_DEPLOY_ROLE_ARN"]
+    stack = deploy_parameters(environment)["stack_name"]
+    # CloudFormation names a secret without a Name after its logical id, and a random suffix.
+    secret = "arn:aws:secretsmanager:us-east-1:ACCOUNT:secret:CpfKeySecret-Ab12Cd34Ef56-GhIjKl"
+    group = props_of("AuditLogGroup")["LogGroupName"]["Fn::Sub"].replace("${AWS::StackName}", stack)
+
+    assert "Name" not in props_of("CpfKeySecret")
+    assert deploy.allows("secretsmanager:CreateSecret", secret)
+    assert deploy.allows("secretsmanager:GetRandomPassword", "*")
+    assert deploy.allows("logs:CreateLogGroup", f"arn:aws:logs:us-east-1:ACCOUNT:log-group:{group}")
+
+
+def props_of(logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = load_template()["Resources"][logical_id]["Properties"]
+    return properties

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from local.template import resources_of_type
+from tests.infra.conftest import DATA_KEY_ARN, resolved
 
 SECONDS_PER_DAY = 86_400
 API_KEY_SCHEME = {"type": "apiKey", "name": "x-api-key", "in": "header"}
@@ -151,6 +152,8 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "WEBHOOKS_TABLE",
                 "WEBHOOK_DELIVERIES_TABLE",
                 "WEBHOOK_DELIVERY_QUEUE_URL",
+                "CPF_KEY_SECRET_ARN",
+                "RETENTION_DAYS",
             },
         ),
         (
@@ -171,6 +174,7 @@ def test_the_api_url_output_names_the_api_and_its_stage(cfn: dict[str, Any]) -> 
                 "ENROLLMENTS_TABLE",
                 "PROCESSING_DELAY_SECONDS",
                 "API_TIMEOUT_SECONDS",
+                "RETENTION_DAYS",
                 "SERVICE_NAME",
             },
         ),
@@ -318,7 +322,7 @@ def test_the_cursor_key_is_generated_and_only_the_api_may_read_it(cfn: dict[str,
 
 
 def test_idempotency_records_expire_through_their_ttl_attribute(cfn: dict[str, Any]) -> None:
-    from app.adapters.claims import EXPIRY_ATTRIBUTE
+    from app.adapters.tables import EXPIRY_ATTRIBUTE
 
     table = props(cfn, "IdempotencyTable")
     assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True}
@@ -335,7 +339,7 @@ def inline_grants(cfn: dict[str, Any], role_id: str) -> set[tuple[str, str]]:
     for policy in props(cfn, role_id).get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
-            assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
+            assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
             resources = statement["Resource"]
             for resource in resources if isinstance(resources, list) else [resources]:
                 for action in as_list(statement["Action"]):
@@ -367,11 +371,13 @@ def test_the_roles_managed_policies_are_logs_tracing_and_the_queue_poller(
     assert "Policies" not in props(cfn, "CodeDeployServiceRole")
 
 
-def test_no_inline_policy_uses_a_wildcard(cfn: dict[str, Any]) -> None:
-    roles = resources_of_type(cfn, "AWS::IAM::Role")
+@pytest.mark.parametrize("data_key", ["", DATA_KEY_ARN])
+def test_no_inline_policy_uses_a_wildcard(cfn: dict[str, Any], data_key: str) -> None:
+    deployed = resolved(cfn, DataKmsKeyArn=data_key)
+    roles = resources_of_type(deployed, "AWS::IAM::Role")
     assert set(roles) == FUNCTION_ROLES | {"CodeDeployServiceRole", "ApiGatewayCloudWatchRole"}
     for role_id in FUNCTION_ROLES:
-        for action, resource in inline_grants(cfn, role_id):
+        for action, resource in inline_grants(deployed, role_id):
             assert "*" not in action, (role_id, action)
             assert "*" not in resource, (role_id, resource)
 

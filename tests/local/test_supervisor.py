@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import get_api_settings
+from app.config import ApiSettings, get_api_settings
 from local.config import DEFAULT_API_KEY, DEFAULT_CLIENT_API_KEY, LocalSettings
 from local.emulator import free_port
 from local.supervisor import Child, LocalService, RestartPolicy
@@ -91,8 +91,17 @@ def test_without_a_delay_setting_the_processor_keeps_the_template_value(
     )
 
 
-# What the API served alone needs: its settings but DOCS_ENABLED (off unless set), and a key.
-REQUIRED_ALONE = [*(set(function_environment("ApiFunction")) - {"DOCS_ENABLED"}), "API_KEY"]
+# What the API served alone needs: the settings the template gives it that have no default, and a
+# key.
+REQUIRED_ALONE = [
+    *(
+        name
+        for name in function_environment("ApiFunction")
+        if name.lower() in ApiSettings.model_fields
+        and ApiSettings.model_fields[name.lower()].is_required()
+    ),
+    "API_KEY",
+]
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED_ALONE))

@@ -49,7 +49,7 @@ def test_indexes_ttl_and_a_stream_of_the_template_are_created() -> None:
         for index in description["GlobalSecondaryIndexes"]
     }
     assert created == declared
-    assert len(created) == 4
+    assert len(created) == 5
     assert description["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert stack.attributes[("EnrollmentsTable", "StreamArn")] == description["LatestStreamArn"]
     assert ttl == {"AttributeName": "expires_at", "TimeToLiveStatus": "ENABLED"}

@@ -66,7 +66,7 @@ class Enrollments:
             raise NotFoundError("Enrollment", enrollment_id)
         return self.items[enrollment_id]
 
-    def mark_processed(self, enrollment: Enrollment) -> bool:
+    def mark_processed(self, enrollment: Enrollment, expires_at: int | None) -> EnrollmentStatus:
         raise AssertionError("the notifier never writes an enrollment")
 
 

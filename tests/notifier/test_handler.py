@@ -2,6 +2,7 @@
 stream records in, signed deliveries out to receivers on this machine."""
 
 import asyncio
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from app.domain.clients import DEFAULT_SCOPES, Scope
 from app.entrypoints.events import rest_event
 from local.aws_shapes import LambdaContext, sqs_record
 from local.stream import lambda_record
@@ -218,3 +220,59 @@ def test_a_malformed_job_is_reported_for_a_retry(webhook_stack: Stack) -> None:
     response = notify({"Records": [sqs_record(message, arn, "us-east-1")]}, LambdaContext())  # type: ignore[arg-type]
 
     assert response == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+
+
+# --- An erasure, in any order with the processing and the notifier's steps ---
+
+ERASER = "partner-eraser-key"
+STEPS = ("process", "erase", "notify", "deliver")
+# Every order of the four steps in which a job is delivered after the stream's records that
+# would have made it (a job cannot be delivered before it exists).
+ORDERS = [
+    order
+    for order in itertools.permutations(STEPS)
+    if order.index("notify") < order.index("deliver")
+]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_an_erased_enrollment_is_never_brought_back_nor_announced_after_its_erasure(
+    webhook_stack: Stack, receivers: tuple[Receiver, Receiver], order: tuple[str, ...]
+) -> None:
+    a, _ = receivers
+    add_client(ERASER, scopes=DEFAULT_SCOPES | {Scope.ENROLLMENTS_ERASE})
+    invoke("POST", "/age-groups", {"min_age": 0, "max_age": 150})
+    status, endpoint = invoke("PUT", "/webhook", {"url": a.url}, ERASER)
+    assert status == 200, endpoint
+    stream = Stream(webhook_stack)
+    enrollment_id = enroll(ERASER)
+    delivered_at_erasure = None
+
+    def deliver_queued_jobs() -> None:
+        jobs = queued_event(webhook_stack, "WebhookDeliveryQueue")
+        assert notify(jobs, LambdaContext()) == {"batchItemFailures": []}
+
+    for step in order:
+        if step == "process":
+            assert process(queued_event(webhook_stack), LambdaContext()) == {
+                "batchItemFailures": []
+            }
+        elif step == "erase":
+            status, tombstone = invoke("DELETE", f"/enrollments/{enrollment_id}", key=ERASER)
+            assert (status, tombstone["status"]) == (200, "ERASED")
+            delivered_at_erasure = len(a.deliveries)
+        elif step == "notify":
+            assert notify(stream.event(), LambdaContext()) == {"batchItemFailures": []}
+        else:
+            deliver_queued_jobs()
+    # What the mappings would still bring: the stream's later records, and the jobs they made.
+    assert notify(stream.event(), LambdaContext()) == {"batchItemFailures": []}
+    deliver_queued_jobs()
+
+    status, final = invoke("GET", f"/enrollments/{enrollment_id}", key=ERASER)
+    assert status == 200
+    assert (final["status"], "name" in final, "cpf" in final) == ("ERASED", False, False)
+    # An event only where it was delivered while the enrollment was PROCESSED, and none since.
+    announced = order.index("process") < order.index("notify") < order.index("deliver")
+    expected = 1 if announced and order.index("deliver") < order.index("erase") else 0
+    assert len(a.deliveries) == delivered_at_erasure == expected

@@ -355,6 +355,10 @@ def test_an_unreachable_local_stack_is_one_line(
             usage_plan_id="plan",
             clients_table="clients",
             api_url="http://127.0.0.1:8000",
+            enrollments_table="enrollments",
+            cpf_key_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf",
+            audit_log_group="/local/audit",
+            retention_days=0,
         )
         state_file.write_text(state.model_dump_json())
 

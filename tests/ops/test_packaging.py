@@ -106,7 +106,10 @@ def forbidden_to_the_tools() -> set[str]:
 
 
 def test_the_wheel_ships_the_module_of_every_console_script() -> None:
-    assert CONSOLE_SCRIPTS == {"enrollment-clients": "ops.clients:main"}
+    assert CONSOLE_SCRIPTS == {
+        "enrollment-clients": "ops.clients:main",
+        "enrollment-data": "ops.personal_data:main",
+    }
     for target in CONSOLE_SCRIPTS.values():
         module = target.partition(":")[0]
         assert module.partition(".")[0] in WHEEL_PACKAGES, target

@@ -192,13 +192,13 @@ def test_a_dynamodb_error_on_one_record_reports_only_that_record(
     repository = processor_handler.get_enrollment_repository()
     real = repository.mark_processed
 
-    def mark_processed(enrollment: Any) -> bool:
+    def mark_processed(enrollment: Any, expires_at: int | None = None) -> Any:
         if str(enrollment.enrollment_id) == failing:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
                 "UpdateItem",
             )
-        return real(enrollment)
+        return real(enrollment, expires_at)
 
     monkeypatch.setattr(repository, "mark_processed", mark_processed)
     event = sqs_event(message(failing), message(healthy))

@@ -137,10 +137,16 @@ Cpf = Annotated[
 
 
 class EnrollmentStatus(StrEnum):
-    """Where an enrollment is in its life."""
+    """Where an enrollment is in its life.
+
+    PENDING, then PROCESSED; ERASED at any point, for good: its personal data removed, only its
+    tombstone kept (docs/personal-data.md). Nothing moves an ERASED enrollment on: the processor
+    updates only a PENDING one, and the `enrollment.processed` event is for PROCESSED ones.
+    """
 
     PENDING = "PENDING"
     PROCESSED = "PROCESSED"
+    ERASED = "ERASED"
 
 
 class EnrollmentCreate(BaseModel):
@@ -157,16 +163,27 @@ class EnrollmentCreate(BaseModel):
     cpf: Cpf
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class Enrollment(BaseModel):
-    """An enrollment request and its processing status."""
+    """An enrollment request and its processing status; once ERASED, its tombstone: the same
+    without the person's name, age and CPF, and with `erased_at`."""
 
     enrollment_id: UUID
-    name: str
-    age: int
-    cpf: str
+    # A tombstone's answer has no name, age or CPF at all, rather than nulls; a live one's no
+    # `erased_at`. The same shape in a read, a list and an erasure's answer.
+    name: str | None = Field(default=None, exclude_if=_absent)
+    age: int | None = Field(default=None, exclude_if=_absent)
+    cpf: str | None = Field(default=None, exclude_if=_absent)
     status: EnrollmentStatus
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = Field(default=None, exclude_if=_absent)
     # The id of the API key that requested it: only that caller may read it, unless another
-    # holds `enrollments:read-all`. Never part of an answer.
+    # holds `enrollments:read-all`, and only that caller may erase it. Never part of an answer.
     owner: str | None = Field(default=None, exclude=True)
+    # The CPF's keyed hash, by which an operator finds a person's enrollments: stored while the
+    # CPF is (app.domain.cpf.cpf_digest). Never part of an answer.
+    cpf_hash: str | None = Field(default=None, exclude=True)

@@ -2,7 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 from uuid import UUID
 
 from pydantic import (
@@ -18,6 +18,9 @@ from pydantic import (
 from app.domain.models.enrollments import Enrollment, EnrollmentStatus
 
 DEFAULT_LIMIT = 20
+# The statuses a list filters by. An erased enrollment's tombstone is in a list of every status,
+# not in one of its own: erasure keeps no index of who was erased.
+ListedStatus = Literal[EnrollmentStatus.PENDING, EnrollmentStatus.PROCESSED]
 MAX_LIMIT = 100
 # RFC 3339's date-time (its section 5.6): a date, a time to the second or finer, and an offset.
 # Compiled on first use (`re` caches it), not at import.
@@ -54,7 +57,7 @@ class EnrollmentListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: EnrollmentStatus | None = Field(
+    status: ListedStatus | None = Field(
         default=None, description="Only the enrollments in this status."
     )
     created_after: Instant | None = Field(
