@@ -38,7 +38,8 @@ soak-retries: install ## The soak with faults injected: retries with an Idempote
 # make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
 # make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)
 # SMOKE_READ_ONLY=1: only the key check and reads. SMOKE_MARGIN (s): beyond the Retry-After of the
-# enrollment's 202 for it to be PROCESSED.
+# enrollment's 202 for it to be PROCESSED. SMOKE_RECEIVER=host:port (and SMOKE_RECEIVER_URL): its
+# webhook received there and verified.
 .PHONY: smoke
 smoke: install ## Check a running deployment end to end from outside (API_URL= API_KEY=, or STACK=)
 	$(BIN)/python -m ops.smoke

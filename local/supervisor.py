@@ -275,6 +275,8 @@ class LocalService:
             cpf_key_secret_arn=stack.refs["CpfKeySecret"],
             audit_log_group=stack.refs["AuditLogGroup"],
             retention_days=int(stack.refs["RetentionDays"]),
+            webhook_deliveries_table=stack.refs["WebhookDeliveriesTable"],
+            webhook_delivery_queue_url=stack.refs["WebhookDeliveryQueue"],
         )
 
     def start(self) -> None:

@@ -4,6 +4,8 @@
     enrollment-clients list                            [--stack NAME | --local] [--region REGION]
     enrollment-clients revoke NAME                     [--stack NAME | --local] [--region REGION]
     enrollment-clients enable NAME                     [--stack NAME | --local] [--region REGION]
+    enrollment-clients deliveries NAME [--failed] [--limit N]       [--stack NAME | --local] [...]
+    enrollment-clients redeliver NAME DELIVERY_ID                   [--stack NAME | --local] [...]
 
 `--stack`, `--local` and `--region` go before or after the command.
 
@@ -13,7 +15,9 @@ enrollments:write enrollments:read`); it prints the key's value, which is shown 
 belongs to one client for good: `add` refuses a name in use, revoked or not. `revoke` disables the
 key and the record: API Gateway refuses it, and the API within a minute. `enable` gives a revoked
 client its key back. Both act on every client of the name: names written before they were unique
-may have several.
+may have several. `deliveries` lists a client's latest webhook delivery attempts (the failed ones
+alone with `--failed`), as its `GET /webhook/deliveries` does; `redeliver` queues an attempt's
+event again, with the same `webhook-id`, as its `POST /webhook/deliveries/{id}/redeliver` does.
 
 On AWS the stack is found from its outputs (`UsagePlanId`, `ClientsTableName`), with the
 credentials and region the AWS CLI would use. With `--local`, the running `make run` is found from
@@ -22,6 +26,7 @@ a usage error (an invalid name or scope, options that exclude each other, no reg
 """
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,9 +37,13 @@ import boto3
 from botocore.exceptions import ClientError
 
 from app.adapters import clients
+from app.adapters.deliveries import DeliveryRepository
+from app.adapters.delivery_queue import DeliveryQueue
 from app.adapters.errors import cancellation_reasons, error_code
 from app.adapters.unit_of_work import CONDITION_CHECK_FAILED, TRANSACTION_CANCELED
 from app.domain.clients import DEFAULT_SCOPES, Client, Scope
+from app.domain.errors import NotFoundError
+from app.domain.models.webhooks import DeliveryJob
 from ops.cli import (
     Parser,
     ToolError,
@@ -53,6 +62,9 @@ if TYPE_CHECKING:
 # Operators type a name and read it in `list`, and it is part of its API key's name
 # (`<stack>-<name>`): short, one line, and no spaces at its ends that a listing would hide.
 MAX_NAME_LENGTH = 64
+# What `GET /webhook/deliveries` lists at most, and a delivery attempt's id.
+MAX_LISTED = 100
+DELIVERY_ID_PATTERN = r"dlv_[0-9a-f]{1,60}"
 
 
 class ClientsError(ToolError):
@@ -94,6 +106,75 @@ def local_target() -> Target:
         state.usage_plan_id,
         state.clients_table,
     )
+
+
+@dataclass
+class Deliveries:
+    """Where the clients' webhook deliveries are: their attempts, and the queue of jobs."""
+
+    log: DeliveryRepository
+    queue: DeliveryQueue
+
+
+def aws_deliveries(stack_name: str, region: str | None) -> Deliveries:
+    """The stack's delivery attempts and queue on AWS, from its outputs."""
+    session = boto3.session.Session(region_name=region)
+    outputs, _ = describe_stack(
+        session, stack_name, ("WebhookDeliveriesTableName", "WebhookDeliveryQueueUrl")
+    )
+    return Deliveries(
+        DeliveryRepository(session.client("dynamodb"), outputs["WebhookDeliveriesTableName"]),
+        DeliveryQueue(session.client("sqs"), outputs["WebhookDeliveryQueueUrl"]),
+    )
+
+
+def local_deliveries() -> Deliveries:
+    """The delivery attempts and queue of the running `make run`."""
+    state = local_state()
+    session = local_session(state)
+    return Deliveries(
+        DeliveryRepository(
+            session.client("dynamodb", endpoint_url=state.endpoint_url),
+            state.webhook_deliveries_table,
+        ),
+        DeliveryQueue(
+            session.client("sqs", endpoint_url=state.endpoint_url),
+            state.webhook_delivery_queue_url,
+        ),
+    )
+
+
+def the_client(target: Target, name: str) -> Client:
+    """The one client of that name."""
+    found = named(target, name)
+    if not found:
+        raise ClientsError(f"No client named {name!r}")
+    if len(found) > 1:
+        raise ClientsError(f"{len(found)} clients are named {name!r}: revoke all but one")
+    return found[0]
+
+
+def deliveries(
+    target: Target, where: Deliveries, name: str, limit: int, failed: bool
+) -> list[dict[str, Any]]:
+    """The client's latest delivery attempts, newest first."""
+    client = the_client(target, name)
+    attempts = where.log.recent(client.api_key_id, limit, failed)
+    return [attempt.model_dump(mode="json") for attempt in attempts]
+
+
+def redeliver(target: Target, where: Deliveries, name: str, delivery_id: str) -> dict[str, Any]:
+    """Queue the attempt's event again, now: the same `webhook-id`, delivered if the enrollment
+    is still PROCESSED and the endpoint enabled."""
+    client = the_client(target, name)
+    try:
+        attempt = where.log.get(client.api_key_id, delivery_id)
+    except NotFoundError:
+        raise ClientsError(f"{name!r} has no delivery attempt {delivery_id}") from None
+    where.queue.schedule(
+        DeliveryJob(owner=client.api_key_id, enrollment_id=attempt.enrollment_id), 0
+    )
+    return {"webhook_id": attempt.webhook_id, "enrollment_id": str(attempt.enrollment_id)}
 
 
 def all_clients(target: Target) -> list[Client]:
@@ -269,7 +350,32 @@ def parser() -> Parser:
         acting = commands.add_parser(command, help=what, parents=[where])
         # Any name: those of clients stored before names were checked too.
         acting.add_argument("name")
+    listed = commands.add_parser(
+        "deliveries", help="a client's latest webhook delivery attempts", parents=[where]
+    )
+    listed.add_argument("name")
+    listed.add_argument("--failed", action="store_true", help="only those not delivered")
+    listed.add_argument("--limit", type=limit, default=20, help="at most this many (1-100)")
+    again = commands.add_parser(
+        "redeliver", help="deliver an attempt's event again", parents=[where]
+    )
+    again.add_argument("name")
+    again.add_argument("delivery_id", type=delivery_id)
     return cli
+
+
+def limit(value: str) -> int:
+    """A number of attempts to list, as the API takes it."""
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LISTED:
+        raise argparse.ArgumentTypeError(f"invalid limit {value!r}: 1 to {MAX_LISTED}")
+    return int(value)
+
+
+def delivery_id(value: str) -> str:
+    """A delivery attempt's id, as the API gives it (`dlv_` and hexadecimal digits)."""
+    if not re.fullmatch(DELIVERY_ID_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"invalid delivery id {value!r}: dlv_ and hex digits")
+    return value
 
 
 def run(args: argparse.Namespace) -> Any:
@@ -279,6 +385,11 @@ def run(args: argparse.Namespace) -> Any:
         return add(target, args.name, frozenset(args.scopes or DEFAULT_SCOPES))
     if args.command == "list":
         return listing(target)
+    if args.command in ("deliveries", "redeliver"):
+        where = local_deliveries() if "local" in args else aws_deliveries(*stack_of(args))
+        if args.command == "deliveries":
+            return deliveries(target, where, args.name, args.limit, args.failed)
+        return redeliver(target, where, args.name, args.delivery_id)
     return set_enabled(target, args.name, enabled=args.command == "enable")
 
 

@@ -33,6 +33,8 @@ class LocalState(BaseModel):
     cpf_key_secret_arn: str
     audit_log_group: str
     retention_days: int
+    webhook_deliveries_table: str
+    webhook_delivery_queue_url: str
 
 
 class SmokeSettings(BaseSettings):
@@ -50,3 +52,8 @@ class SmokeSettings(BaseSettings):
     smoke_margin: float = Field(default=DEFAULT_SMOKE_MARGIN_SECONDS, ge=0)
     # Each request's own limit, as a client's would be.
     smoke_request_timeout: float = Field(default=15.0, gt=0)
+    # Where the smoke listens for its enrollment's webhook (`host:port`); none when empty. The
+    # endpoint it sets is `smoke_receiver_url`, or `http://host:port/` (which only `make run`
+    # accepts: a deployed stack delivers to public https URLs alone).
+    smoke_receiver: str = ""
+    smoke_receiver_url: str = ""

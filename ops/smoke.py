@@ -10,6 +10,11 @@ is deleted at the end whatever happened; the enrollment they request stays, as e
 does (the API deletes none); it must be PROCESSED within its 202's `Retry-After` (the API's own
 estimate) and `SMOKE_MARGIN`, and is found again in `GET /enrollments`. `SMOKE_READ_ONLY=1` keeps
 to the reads and the key check, for production.
+
+Given a receiver (`SMOKE_RECEIVER=host:port`, and `SMOKE_RECEIVER_URL` where the service is to
+reach it, if not at `http://host:port/`), the smoke listens there, sets the key's webhook endpoint
+to it, and waits for its enrollment's `enrollment.processed` event, which must verify under the
+endpoint's secret; the endpoint is then put back as it was (removed if there was none).
 """
 
 import sys
@@ -24,6 +29,7 @@ from typing import IO, Any
 import httpx
 
 from ops.config import SmokeSettings
+from ops.receiver import Received, listening
 
 VALID_CPF = "52998224725"
 API_KEY_HEADER = "x-api-key"
@@ -254,12 +260,16 @@ class Smoke:
             step.expect(self.send("GET", f"/enrollments/{uuid.uuid4()}"), 404)
 
     def check_writes(self) -> None:
-        """An age group of the smoke's own, an enrollment, its replay and its processing."""
+        """An age group of the smoke's own, an enrollment, its replay and its processing; and
+        its webhook, given a receiver."""
         with self.run.step("create an age group of the smoke's own (201)") as step:
             response = step.expect(self.send("POST", "/age-groups", json=SMOKE_AGE_GROUP), 201)
             group_id = str(json_of(response)["age_group_id"])
         try:
-            self.check_enrollment()
+            if self.settings.smoke_receiver:
+                self.check_enrollment_and_its_webhook()
+            else:
+                self.check_enrollment()
         except SmokeError:
             # The first failure is the one reported; the delete's own is printed as its step.
             with suppress(SmokeError):
@@ -267,8 +277,73 @@ class Smoke:
             raise
         self.delete_age_group(group_id)
 
-    def check_enrollment(self) -> None:
-        """Request, replay, and poll an enrollment until it is processed."""
+    def check_enrollment_and_its_webhook(self) -> None:
+        """The enrollment's steps, with the key's endpoint set to the smoke's receiver, and its
+        event received and verified; the endpoint put back as it was, whatever happened."""
+        host, _, port = self.settings.smoke_receiver.rpartition(":")
+        if not host or not port.isdigit():
+            raise SmokeError(f"SMOKE_RECEIVER is not host:port: {self.settings.smoke_receiver!r}")
+        url = self.settings.smoke_receiver_url or f"http://{host}:{port}/"
+        with listening(host, int(port)) as received:
+            with self.run.step("GET /webhook: the key's endpoint, to put back after") as step:
+                before = self.send("GET", "/webhook")
+                previous = (
+                    json_of(step.expect(before, 200))["url"] if before.status_code != 404 else None
+                )
+                step.status = before.status_code
+            try:
+                with self.run.step("PUT /webhook to the smoke's receiver (200 + secret)") as step:
+                    answer = step.expect(self.send("PUT", "/webhook", json={"url": url}), 200)
+                    secret = str(json_of(answer)["secret"])
+                enrollment_id = self.check_enrollment()
+                self.check_webhook(received, secret, enrollment_id)
+            except SmokeError:
+                # The first failure is the one reported; the restore's own is printed as its step.
+                with suppress(SmokeError):
+                    self.restore_webhook(previous)
+                raise
+            self.restore_webhook(previous)
+
+    def check_webhook(self, received: Received, secret: str, enrollment_id: str) -> None:
+        """Wait for the enrollment's event at the receiver; it must verify under `secret`."""
+        margin = self.settings.smoke_margin
+        with self.run.step(
+            f"its enrollment.processed webhook arrives within {margin:g} s and verifies"
+        ) as step:
+            deadline = time.monotonic() + margin
+            seen = 0
+            while True:
+                deliveries = received.wait(seen, max(0.0, deadline - time.monotonic()))
+                for delivery in deliveries[seen:]:
+                    event = delivery.verified_by(secret)
+                    if event is None:
+                        raise SmokeError(
+                            f"A delivery whose signature does not verify: {delivery.headers}"
+                        )
+                    data = event.get("data", {})
+                    if (event.get("type"), data.get("enrollment_id")) == (
+                        "enrollment.processed",
+                        enrollment_id,
+                    ):
+                        step.status = 204
+                        return
+                seen = len(deliveries)
+                if time.monotonic() >= deadline:
+                    raise SmokeError(
+                        f"No enrollment.processed event for {enrollment_id} within {margin:g} s "
+                        f"({seen} other deliveries): is the notifier running?"
+                    )
+
+    def restore_webhook(self, previous: str | None) -> None:
+        """Put the key's endpoint back: its URL again (its secret is kept), or none."""
+        with self.run.step("put the key's webhook endpoint back as it was") as step:
+            if previous is None:
+                step.expect(self.send("DELETE", "/webhook"), 204)
+            else:
+                step.expect(self.send("PUT", "/webhook", json={"url": previous}), 200)
+
+    def check_enrollment(self) -> str:
+        """Request, replay, and poll an enrollment until it is processed; its id."""
         key = f"smoke-{uuid.uuid4()}"
         body = {"name": "Smoke Test", "age": SMOKE_AGE, "cpf": VALID_CPF}
         headers = {IDEMPOTENCY_KEY_HEADER: key}
@@ -310,6 +385,7 @@ class Smoke:
                 time.sleep(POLL_INTERVAL_SECONDS)
         with self.run.step("GET /enrollments lists it (200)") as step:
             self.find_listed(step, json_of(response))
+        return str(enrollment_id)
 
     def find_listed(self, step: "Step", enrollment: dict[str, Any]) -> None:
         """Page through the enrollments created since a second before `enrollment` until it is

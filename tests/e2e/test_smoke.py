@@ -208,3 +208,65 @@ def test_make_smoke_passes_its_variables_and_exits_with_the_result(
     assert "Passed: 3 steps" in passed.stdout
     assert failed.returncode != 0
     assert "The API key was refused" in failed.stdout
+
+
+def webhook_of(service: LocalService) -> httpx.Response:
+    return httpx.get(f"{service.api_url}/webhook", headers={"x-api-key": API_KEY})
+
+
+def test_given_a_receiver_its_verified_webhook_arrives_and_no_endpoint_is_left(
+    service: LocalService,
+) -> None:
+    code, output = run(settings_for(service, smoke_receiver=f"127.0.0.1:{free_port()}"))
+
+    assert code == 0, output
+    lines = step_lines(output)
+    assert [line.split()[:2] for line in lines][4:6] == [["ok", "404"], ["ok", "200"]], output
+    assert "webhook arrives within 10 s and verifies" in lines[10], output
+    assert lines[10].split()[:2] == ["ok", "204"], output
+    assert "Passed: 13 steps in" in output
+    # The stack's key had no endpoint before: it has none after.
+    assert webhook_of(service).status_code == 404
+
+
+def test_an_endpoint_set_before_is_put_back_with_its_secret(service: LocalService) -> None:
+    own = httpx.put(
+        f"{service.api_url}/webhook",
+        json={"url": "http://127.0.0.1:9/own-hooks"},
+        headers={"x-api-key": API_KEY},
+    ).json()
+    try:
+        code, output = run(settings_for(service, smoke_receiver=f"127.0.0.1:{free_port()}"))
+
+        assert code == 0, output
+        assert webhook_of(service).json()["url"] == own["url"]
+        # The same secret: the smoke's PUT and the restoring one keep it.
+        assert (
+            httpx.put(
+                f"{service.api_url}/webhook",
+                json={"url": own["url"]},
+                headers={"x-api-key": API_KEY},
+            ).json()["secret"]
+            == own["secret"]
+        )
+    finally:
+        httpx.delete(f"{service.api_url}/webhook", headers={"x-api-key": API_KEY})
+
+
+def test_with_the_notifier_stopped_the_webhook_step_fails_and_the_endpoint_is_put_back(
+    service: LocalService,
+) -> None:
+    service.stop_notifier()
+    try:
+        code, output = run(
+            settings_for(service, smoke_receiver=f"127.0.0.1:{free_port()}", smoke_margin=3.0)
+        )
+    finally:
+        service.start_notifier()
+
+    assert code == 1, output
+    assert "is the notifier running?" in output
+    restored = [line for line in step_lines(output) if "webhook endpoint back" in line]
+    assert [line.split()[:2] for line in restored] == [["ok", "204"]], output
+    assert webhook_of(service).status_code == 404
+    assert smoke_groups(service) == []

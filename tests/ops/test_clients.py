@@ -3,18 +3,21 @@ API Gateway and DynamoDB."""
 
 import json
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
 
-from app.adapters import clients
+from app.adapters import clients, deliveries
 from app.domain.clients import DEFAULT_SCOPES
+from app.domain.models.webhooks import DeliveryAttempt, DeliveryOutcome
 from local.template import Stack
 from ops.clients import ClientsError, Target, add, main
 from ops.config import LocalState
-from tests.conftest import add_client
+from tests.conftest import add_client, queued_messages
 
 STACK = "enrollment-test"
 
@@ -28,6 +31,8 @@ def deployed(stack: Stack) -> str:
         "Outputs": {
             "UsagePlanId": {"Value": plan},
             "ClientsTableName": {"Value": stack.refs["ClientsTable"]},
+            "WebhookDeliveriesTableName": {"Value": stack.refs["WebhookDeliveriesTable"]},
+            "WebhookDeliveryQueueUrl": {"Value": stack.refs["WebhookDeliveryQueue"]},
         },
     }
     boto3.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
@@ -359,6 +364,8 @@ def test_an_unreachable_local_stack_is_one_line(
             cpf_key_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf",
             audit_log_group="/local/audit",
             retention_days=0,
+            webhook_deliveries_table="deliveries",
+            webhook_delivery_queue_url=f"http://127.0.0.1:{port}/queue",
         )
         state_file.write_text(state.model_dump_json())
 
@@ -419,3 +426,101 @@ def test_aws_refusing_is_one_line_and_leaves_no_key(
 
     assert "enrollment-clients: AWS refused: " in one_line_error(capsys)
     assert boto3.client("apigateway").get_api_keys()["items"] == []
+
+
+# --- A client's webhook deliveries, for the operator ---
+
+
+def attempt(number: int, outcome: str, status_code: int | None) -> DeliveryAttempt:
+    enrollment = UUID(int=number)
+    return DeliveryAttempt(
+        delivery_id=f"dlv_{number:020x}",
+        webhook_id=f"msg_{enrollment.hex}_enrollment_processed",
+        event_type="enrollment.processed",
+        enrollment_id=enrollment,
+        attempt=1,
+        outcome=DeliveryOutcome(outcome),
+        status_code=status_code,
+        attempted_at=datetime(2026, 12, 6, 12, number, tzinfo=UTC),
+    )
+
+
+def test_deliveries_lists_a_clients_attempts_newest_first_and_the_failed_alone(
+    deployed: str, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, added, _ = run(capsys, "add", "partner-a")
+    assert code == 0
+    dynamodb = boto3.client("dynamodb")
+    for made in (attempt(1, "delivered", 204), attempt(2, "failed", 503)):
+        dynamodb.put_item(
+            TableName=stack.refs["WebhookDeliveriesTable"],
+            Item=deliveries.to_item(added["api_key_id"], made),
+        )
+
+    code, listed, _ = run(capsys, "deliveries", "partner-a")
+    assert code == 0
+    assert [(a["delivery_id"], a["outcome"]) for a in listed] == [
+        (attempt(2, "failed", 503).delivery_id, "failed"),
+        (attempt(1, "delivered", 204).delivery_id, "delivered"),
+    ]
+    code, failed, _ = run(capsys, "deliveries", "--failed", "partner-a")
+    assert [a["status_code"] for a in failed] == [503]
+
+
+def test_redeliver_queues_the_attempts_event_for_its_client(
+    deployed: str, stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, added, _ = run(capsys, "add", "partner-a")
+    failed = attempt(3, "failed", 503)
+    boto3.client("dynamodb").put_item(
+        TableName=stack.refs["WebhookDeliveriesTable"],
+        Item=deliveries.to_item(added["api_key_id"], failed),
+    )
+
+    code, queued, _ = run(capsys, "redeliver", "partner-a", failed.delivery_id)
+
+    assert code == 0
+    assert queued == {
+        "webhook_id": failed.webhook_id,
+        "enrollment_id": str(failed.enrollment_id),
+    }
+    [message] = queued_messages(stack, "WebhookDeliveryQueue")
+    job = json.loads(message["Body"])
+    assert (job["owner"], job["enrollment_id"], job["attempt"]) == (
+        added["api_key_id"],
+        str(failed.enrollment_id),
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("redeliver", "partner-a", "dlv_0000000000000000ffff"), "has no delivery attempt"),
+        (("redeliver", "nobody", "dlv_01"), "No client named 'nobody'"),
+    ],
+)
+def test_a_delivery_command_that_cannot_act_is_one_line(
+    deployed: str, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], error: str
+) -> None:
+    assert run(capsys, "add", "partner-a")[0] == 0
+
+    assert main(["--stack", STACK, "--region", "us-east-1", *args]) == 1
+    assert error in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("redeliver", "partner-a", "not-an-id"), "invalid delivery id 'not-an-id'"),
+        (("deliveries", "partner-a", "--limit", "101"), "invalid limit '101': 1 to 100"),
+    ],
+)
+def test_an_invalid_delivery_id_or_limit_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], error: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+
+    assert exited.value.code == 2
+    assert error in capsys.readouterr().err
