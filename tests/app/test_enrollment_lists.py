@@ -6,6 +6,7 @@ in moto's API Gateway; through `app.main.handler`, the caller is the key API Gat
 """
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 import processor.handler
 from app.domain.clients import DEFAULT_SCOPES, Scope
 from app.entrypoints.events import rest_event
+from app.observability.audit import AUDIT_LOGGER
 from local.aws_shapes import LambdaContext
 from local.template import Stack
 from tests.app.conftest import as_key, new_client_key
@@ -282,3 +284,43 @@ def test_a_client_without_a_read_scope_is_refused_naming_one(gateway: TestClient
 
     assert response.status_code == 403
     assert response.json() == {"message": "This API key lacks the scope enrollments:read"}
+
+
+def test_each_listed_enrollment_of_another_client_is_audited_and_none_of_ones_own(
+    via_handler: Clients, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+
+    everyone = ids(*pages(via_handler.everyone, "/enrollments?limit=10"))
+    own = ids(*pages(via_handler.a, "/enrollments?limit=10"))
+
+    read = [
+        (record.action, record.api_key_id, record.enrollment_id)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == AUDIT_LOGGER
+    ]
+    assert read == [("read", "auditor", enrollment_id) for enrollment_id in everyone]
+    assert len(own) == 25
+    everything = json.dumps([vars(r) for r in caplog.records], default=str)
+    assert VALID_CPF not in everything
+
+
+def test_an_erased_enrollment_is_listed_as_its_tombstone_and_in_no_list_of_one_status(
+    via_handler: Clients,
+) -> None:
+    add_client("eraser", DEFAULT_SCOPES | {Scope.ENROLLMENTS_ERASE})
+    eraser = through_handler("eraser")
+    kept, erased = Clients.enroll(eraser), Clients.enroll(eraser)
+    assert eraser("DELETE", f"/enrollments/{erased}", None)[0] == 200
+
+    listed = pages(eraser, "/enrollments")[0]["items"]
+    pending = ids(*pages(eraser, "/enrollments?status=PENDING"))
+
+    assert [(item["enrollment_id"], item["status"]) for item in listed] == [
+        (erased, "ERASED"),
+        (kept, "PENDING"),
+    ]
+    assert set(listed[0]) == {"enrollment_id", "status", "created_at", "updated_at", "erased_at"}
+    assert pending == [kept]
+    status, _, refused = eraser("GET", "/enrollments?status=ERASED", None)
+    assert status == 422, refused

@@ -555,9 +555,18 @@ def test_a_persons_enrollments_are_found_by_their_cpf_then_erased_from_every_tab
         "aws_secret_access_key": "local",
     }
     dynamodb = boto3.client("dynamodb", **aws)
-    stored = json.dumps(
-        [dynamodb.scan(TableName=name)["Items"] for name in dynamodb.list_tables()["TableNames"]]
-    )
+    # Every table, and every index of each: the list indexes hold copies of an enrollment.
+    tables, indexes = [], []
+    for table in dynamodb.list_tables()["TableNames"]:
+        tables.append(dynamodb.scan(TableName=table)["Items"])
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        indexes += [
+            dynamodb.scan(TableName=table, IndexName=index["IndexName"])["Items"]
+            for index in described.get("GlobalSecondaryIndexes", [])
+        ]
+    stored = json.dumps([tables, indexes])
+    # The tombstones are in the indexes of every status: they were scanned.
+    assert all(enrollment_id in json.dumps(indexes) for enrollment_id in ids)
     assert cpf not in stored
     assert not any(name in stored for name in names)
     assert data_cli(running, "find", cpf).stdout.count("enrollment_id") == 0
