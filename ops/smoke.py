@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 import httpx
+from standardwebhooks import WebhookVerificationError
 
 from ops.config import SmokeSettings
-from ops.receiver import Received, listening
+from ops.receiver import Receiver, listening
 
 VALID_CPF = "52998224725"
 API_KEY_HEADER = "x-api-key"
@@ -304,7 +305,7 @@ class Smoke:
                 raise
             self.restore_webhook(previous)
 
-    def check_webhook(self, received: Received, secret: str, enrollment_id: str) -> None:
+    def check_webhook(self, received: Receiver, secret: str, enrollment_id: str) -> None:
         """Wait for the enrollment's event at the receiver; it must verify under `secret`."""
         margin = self.settings.smoke_margin
         with self.run.step(
@@ -313,13 +314,14 @@ class Smoke:
             deadline = time.monotonic() + margin
             seen = 0
             while True:
-                deliveries = received.wait(seen, max(0.0, deadline - time.monotonic()))
+                deliveries = received.wait_for(seen + 1, max(0.0, deadline - time.monotonic()))
                 for delivery in deliveries[seen:]:
-                    event = delivery.verified_by(secret)
-                    if event is None:
+                    try:
+                        event = delivery.verified_by(secret)
+                    except WebhookVerificationError as exc:
                         raise SmokeError(
-                            f"A delivery whose signature does not verify: {delivery.headers}"
-                        )
+                            f"A delivery that does not verify ({exc}): {delivery.headers}"
+                        ) from exc
                     data = event.get("data", {})
                     if (event.get("type"), data.get("enrollment_id")) == (
                         "enrollment.processed",
