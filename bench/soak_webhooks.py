@@ -23,6 +23,7 @@ verification.
 import argparse
 import logging
 import random
+import re
 import tempfile
 import threading
 import time
@@ -55,6 +56,11 @@ EVENT_TYPE = "enrollment.processed"
 # Spans 86 s (each delay within ±20%): more than the 60 s outage, so that an event first tried
 # as the outage begins still has attempts after it.
 RETRY_DELAYS = "1,1,2,2,5,5,10,10,20,30"
+# The notifier's log lines: each attempt's outcome, and the records its mappings redelivered.
+ATTEMPT = re.compile(r"Webhook attempt \d+: (\w+)")
+REDELIVERED = re.compile(
+    r"notifier +local\.poller: Invocation \S+: \d+ records \((\d+) redelivered\)"
+)
 # The delivery queue's visibility timeout in the soak (the template's is 240 s): above the
 # notifier's 15 s timeout, so an attempt in progress is not handed out twice, yet short enough
 # that the messages a killed notifier held come back within the run.
@@ -447,6 +453,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         refused.update({s: n for s, n in r.statuses.items() if s != "202"})
     last = (tally.last_new_event or started) - started
     kill_times = ", ".join(f"t+{at:g} s" for at in kills)
+    stack_log = log_path.read_text()
+    attempts = Counter(ATTEMPT.findall(stack_log))
+    redelivered = sum(int(n) for n in REDELIVERED.findall(stack_log))
     report = [
         f"enrollments           {len(enrollment_ids)} accepted of {total} sent "
         f"({len(keys)} clients, {args.waves} waves {args.wave_interval:g} s apart; "
@@ -464,6 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"notifier kills        {len(kills)} (SIGKILL at {kill_times}; delivery queue "
         f"visibility {args.delivery_visibility_timeout} s)",
         f"verification failures {tally.unverified}",
+        f"notifier's attempts   {dict(attempts.most_common())} (refused during the outage and "
+        f"past the timeout: failed; records redelivered to it: {redelivered})",
         f"time to last delivery {last:.1f} s after the first enrollment (last new event)",
         f"retry delays          {args.retry_delays} s",
         f"stack log             {log_path}",
