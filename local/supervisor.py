@@ -206,7 +206,7 @@ class LocalService:
         env = self.aws_environment()
         if self.stack is None:
             # Against real AWS: the environment names the resources already.
-            return env
+            return {**env, **self._function_environment}
         env.update(self.stack.environment(self.template, function_id))
         # What the local run changes from the template, where the template sets it.
         env["DOCS_ENABLED"] = str(self.settings.docs_enabled).lower()
