@@ -28,12 +28,15 @@ install: $(VENV)/.installed ## Create .venv with the project and its dev tools (
 run: install ## Start the whole service locally (API, AWS emulator, queue poller)
 	$(BIN)/python -m local
 
-.PHONY: soak soak-retries
+.PHONY: soak soak-retries soak-webhooks
 soak: install ## Load the local stack: 1000 enrollments, 20 clients, the poller restarted midway
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 soak-retries: install ## The soak with faults injected: retries with an Idempotency-Key, no duplicate
 	$(BIN)/python -m bench.soak --retries $(SOAK_ARGS)
+
+soak-webhooks: install ## Webhooks under faults: 200 events, failing receiver, 60 s outage, 0 lost
+	$(BIN)/python -m bench.soak_webhooks $(SOAK_ARGS)
 
 # make smoke API_URL=https://... API_KEY=...   any deployment (a stack, a custom domain, make run)
 # make smoke STACK=name                        a stack: URL and key from its outputs (AWS credentials)

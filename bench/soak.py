@@ -112,8 +112,10 @@ def send_enrollments(
     seed: int,
     retries: bool = False,
     advance: Advance = lambda n: None,
+    api_key: str = API_KEY,
 ) -> None:
-    """POST `requests` enrollments from `clients` threads, each with its own connection.
+    """POST `requests` enrollments from `clients` threads, each with its own connection, with
+    the key `api_key`.
 
     With `retries`, each has its own `Idempotency-Key` and is sent again, with the same key, after
     a 5xx, a 409 or a transport error.
@@ -123,7 +125,7 @@ def send_enrollments(
 
     def client(number: int) -> None:
         rng = random.Random(seed + number)  # noqa: S311 (test data)
-        with httpx.Client(base_url=api_url, headers={"x-api-key": API_KEY}, timeout=30) as http:
+        with httpx.Client(base_url=api_url, headers={"x-api-key": api_key}, timeout=30) as http:
             while time.monotonic() < deadline:
                 with tickets_lock:
                     ticket = next(tickets, None)

@@ -145,11 +145,15 @@ class LocalService:
         output: IO[str] | None = None,
         api_aws_endpoint: Callable[[str], str] | None = None,
         restart_policy: RestartPolicy | None = None,
+        function_environment: dict[str, str] | None = None,
     ) -> None:
         """`api_aws_endpoint` maps the emulator's URL to the one the API uses (the soak test's
         fault proxy); the poller always reaches the emulator directly. `restart_policy` says
-        how long to wait before starting again an API or a poller that exited on its own."""
+        how long to wait before starting again an API or a poller that exited on its own.
+        `function_environment` is set in every function's environment over what this process
+        passes on (the webhook soak's `WEBHOOK_RETRY_DELAYS`)."""
         self.settings = settings
+        self._function_environment = dict(function_environment or {})
         self._api_aws_endpoint = api_aws_endpoint
         self._restart_policy = restart_policy or RestartPolicy()
         self.template: dict[str, Any] = load_template()
@@ -202,7 +206,7 @@ class LocalService:
         env = self.aws_environment()
         if self.stack is None:
             # Against real AWS: the environment names the resources already.
-            return env
+            return {**env, **self._function_environment}
         env.update(self.stack.environment(self.template, function_id))
         # What the local run changes from the template, where the template sets it.
         env["DOCS_ENABLED"] = str(self.settings.docs_enabled).lower()
@@ -210,6 +214,7 @@ class LocalService:
             env["PROCESSING_DELAY_SECONDS"] = str(self.settings.processing_delay_seconds)
         # Webhooks to a receiver on this machine (`http://127.0.0.1:...`): the local run's alone.
         env["WEBHOOK_ALLOW_LOOPBACK_HTTP"] = "true"
+        env.update(self._function_environment)
         return env
 
     def aws_client(self, name: str) -> Any:

@@ -91,6 +91,21 @@ def test_without_a_delay_setting_the_processor_keeps_the_template_value(
     )
 
 
+def test_the_variables_given_for_the_functions_override_the_inherited_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEBHOOK_RETRY_DELAYS", "1,1,1")
+    service = LocalService(LocalSettings(), function_environment={"WEBHOOK_RETRY_DELAYS": "2,5"})
+    service.stack = resolved_stack()
+
+    notifier = service.function_environment("NotifierFunction")
+    inherited = LocalService(LocalSettings())
+    inherited.stack = service.stack
+
+    assert notifier["WEBHOOK_RETRY_DELAYS"] == "2,5"
+    assert inherited.function_environment("NotifierFunction")["WEBHOOK_RETRY_DELAYS"] == "1,1,1"
+
+
 # What the API served alone needs: the settings the template gives it that have no default, and a
 # key.
 REQUIRED_ALONE = [
