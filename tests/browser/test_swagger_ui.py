@@ -12,7 +12,8 @@ from local.config import DEFAULT_API_KEY
 from tests.browser.conftest import BrowserPage
 from tests.e2e.test_local_stack import RunningStack
 
-pytestmark = pytest.mark.browser
+# It starts the local stack and Chromium: `process` as well as `browser`.
+pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,15 @@ OPERATIONS = [
     "POST /enrollments",
     "GET /enrollments/{enrollment_id}",
     "DELETE /enrollments/{enrollment_id}",
+    "GET /enrollments",
+    "PUT /webhook",
+    "GET /webhook",
+    "DELETE /webhook",
+    "POST /webhook/rotate-secret",
+    "GET /webhook/deliveries",
+    "POST /webhook/deliveries/{delivery_id}/redeliver",
+    # The event the service sends, under the document's `webhooks`.
+    "POST enrollment.processed",
 ]
 
 
