@@ -585,7 +585,8 @@ def measure_usage(
             if api_sampling
             else "the default rule (1 a second, then 5%)"
         )
-        + "; Lambda samples the processor's invocations by the default rule",
+        + "; Lambda samples the processor's and the notifier's invocations by the default rule, "
+        "one reservoir for both",
     ]
     measured = Measured(
         api_post_ms=api["api_post_ms"],
