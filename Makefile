@@ -48,7 +48,7 @@ smoke: install ## Check a running deployment end to end from outside (API_URL= A
 	$(BIN)/python -m ops.smoke
 
 .PHONY: bench
-bench: install ## Measure cold start, warm overhead, processing and cost against their floors
+bench: install ## Measure cold start, warm overhead, processing, webhook latency and cost against floors
 	$(BIN)/python -m bench
 
 .PHONY: plan

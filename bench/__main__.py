@@ -6,7 +6,18 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import artifact, cold_start, intake, memory, processing, report, restore, usage, warm
+from bench import (
+    artifact,
+    cold_start,
+    intake,
+    memory,
+    processing,
+    report,
+    restore,
+    usage,
+    warm,
+    webhooks,
+)
 from bench.common import ROOT, Figure, emulated_stack
 from bench.cost import cost_section
 
@@ -27,7 +38,7 @@ def main() -> int:
         os.environ.update(environment)
 
     with emulated_stack() as aws:
-        for module in (cold_start, restore, warm, memory, processing):
+        for module in (cold_start, restore, warm, memory, processing, webhooks):
             add(module.measure(aws))
         admitted_run = intake.admitted_intake(aws)
         add(intake.measure(aws, admitted_run))

@@ -32,21 +32,31 @@ FAKE_AWS = {
 
 @dataclass
 class Figure:
-    """One row of the table: a measurement, its floor, and the target for their ratio."""
+    """One row of the table: a measurement, its floor, and the target for their ratio, or a
+    `limit` on the measurement itself (in its unit) where the goal is an absolute one."""
 
     name: str
     measured: float
     floor: float
     unit: str
     target: float | None
+    limit: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.measured / self.floor
 
     def row(self) -> str:
-        verdict = "" if self.target is None else ("met" if self.ratio <= self.target else "NOT met")
-        target = "" if self.target is None else f"<= {self.target:g}x"
+        met: bool | None
+        if self.limit is not None:
+            met = self.measured <= self.limit
+            target = f"<= {self.limit:,g} {self.unit}"
+        elif self.target is not None:
+            met = self.ratio <= self.target
+            target = f"<= {self.target:g}x"
+        else:
+            met, target = None, ""
+        verdict = "" if met is None else ("met" if met else "NOT met")
         return (
             f"| {self.name} | {self.measured:,.2f} {self.unit} | {self.floor:,.2f} {self.unit} "
             f"| {self.ratio:.2f}x | {target} {verdict} |"

@@ -99,6 +99,25 @@ def polls_following_retry_after(wait: float, first: float, then: float = 1.0) ->
     return 1 + math.ceil((wait - first) / then - 1e-9)
 
 
+# Lambda polls each shard of a DynamoDB stream four times a second (Lambda guide, "Using AWS
+# Lambda with Amazon DynamoDB", polling and batching streams). Without a batching window an
+# invocation holds what one poll found, up to the mapping's BatchSize.
+STREAM_POLLS_PER_SECOND = 4.0
+
+
+def stream_records_per_invocation(rate: float, batch_size: float) -> float:
+    """Records an invocation of a stream's mapping holds at `rate` changes a second, on one
+    shard, with no batching window: a poll's worth, at least one, at most `batch_size`."""
+    return min(batch_size, max(1.0, rate / STREAM_POLLS_PER_SECOND))
+
+
+def linear(points: Mapping[str, float], records: float, most: float = math.inf) -> float:
+    """A quantity measured for a batch of "1" and of "10" records, at `records` (at least 1, at
+    most `most`): on the line through the two."""
+    one, ten = points["1"], points["10"]
+    return one + (ten - one) * (min(max(records, 1.0), most) - 1) / 9
+
+
 def mean(values: Iterable[float]) -> float:
     """The arithmetic mean (of at least one value)."""
     values = list(values)
@@ -168,6 +187,19 @@ class Measured:
     list_pages: dict[str, dict[str, float]] = field(default_factory=dict)
     # The template's Secrets Manager secrets (the lists' cursors' key).
     secrets: int = 0
+    # The notifier (webhooks): its memory; its event sources' BatchSize in the template
+    # ("stream", "queue"); the warm ms and printed bytes of an invocation from each, for a batch
+    # of "1" and of "10" records; the read units of a webhook's GetItem (strongly consistent)
+    # and the write units of an attempt's PutItem. None measured: no notifier in the cost.
+    notifier_memory_mb: int = 0
+    notifier_batch_sizes: dict[str, float] = field(default_factory=dict)
+    notifier_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    notifier_log_bytes: dict[str, dict[str, float]] = field(default_factory=dict)
+    rru_webhook_get: float = 0.0
+    wru_delivery: float = 0.0
+    # The template's SQS event sources (the processor's queue, the notifier's delivery queue):
+    # each long-polls its queue while idle.
+    sqs_event_sources: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,24 +210,25 @@ class Measured:
 
     def overhead_ms(self, records: float) -> float:
         """A batch's work beyond the delay, between the batch of 1 and of 10 measured."""
-        one, ten = self.processor_overhead_ms["1"], self.processor_overhead_ms["10"]
-        return one + (ten - one) * (min(max(records, 1.0), 10.0) - 1) / 9
+        return linear(self.processor_overhead_ms, records, most=10.0)
 
     def invocation_log_bytes(self, records: float) -> float:
         """The EMF line of an invocation of `records` records (between the two measured)."""
-        one, ten = self.log_bytes_invocation["1"], self.log_bytes_invocation["10"]
-        return one + (ten - one) * (min(max(records, 1.0), 10.0) - 1) / 9
+        return linear(self.log_bytes_invocation, records, most=10.0)
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A load to price: a rate, with or without an Idempotency-Key, our design or the seed's."""
+    """A load to price: a rate, with or without an Idempotency-Key, our design or the seed's;
+    clients that poll (following `Retry-After` or every second; by default as the design has
+    them: ours follow it, the seed's poll every second) or take a webhook and never poll."""
 
     rate: float
     rate_key: str  # which measured run's batches and waits apply: "admitted" or "1/s"
     keyed: bool = False
     seed: bool = False
-    follows_retry_after: bool = True
+    follows_retry_after: bool | None = None
+    webhook: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,6 +245,8 @@ class Usage:
     log_bytes: float
     traces: float
     polls: float
+    notifier_invocations: float = 0.0
+    notifier_gb_seconds: float = 0.0
 
 
 # The system log records Lambda writes for an invocation at SystemLogLevel INFO, in its JSON log
@@ -263,11 +298,70 @@ def billed_ms(ms: float) -> float:
 
 
 def polls(measured: Measured, scenario: Scenario) -> float:
-    """Mean GETs per enrollment until PROCESSED, over the measured waits."""
+    """Mean GETs per enrollment until PROCESSED, over the measured waits; none with a webhook."""
+    if scenario.webhook:
+        return 0.0
     waits = measured.seconds_to_processed[scenario.rate_key]
-    if scenario.follows_retry_after and not scenario.seed:
+    follows = scenario.follows_retry_after
+    if follows if follows is not None else not scenario.seed:
         return mean(polls_following_retry_after(w, measured.retry_after_seconds) for w in waits)
     return mean(polls_every(w) for w in waits)
+
+
+@dataclass(frozen=True)
+class NotifierUse:
+    """What the notifier adds to an enrollment: its invocations and GB-s, DynamoDB units, SQS
+    requests and printed bytes."""
+
+    invocations: float = 0.0
+    gb_seconds: float = 0.0
+    rru: float = 0.0
+    wru: float = 0.0
+    sqs_requests: float = 0.0
+    log_bytes: float = 0.0
+
+
+def notifier_use(measured: Measured, scenario: Scenario) -> NotifierUse:
+    """The notifier's share of one enrollment.
+
+    Every enrollment of our design reaches it: its move to PROCESSED is a MODIFY of the stream,
+    which invokes it whether or not the client has an endpoint (a share of a stream batch); it
+    reads the enrollment (strongly consistent) and the client's webhook (eventually). The
+    stream's GetRecords are free when Lambda's trigger makes them (bench/prices.toml). With a
+    webhook, it queues a job (an SQS send), and a delivery invocation (a share of a batch of the
+    queue, one receive and one DeleteMessageBatch) reads the webhook and the enrollment again,
+    POSTs, and writes the attempt to the deliveries table.
+    """
+    if scenario.seed or not measured.notifier_ms:
+        return NotifierUse()
+    gb = measured.notifier_memory_mb / 1024
+    stream_records = stream_records_per_invocation(
+        scenario.rate, measured.notifier_batch_sizes["stream"]
+    )
+
+    def invocation(source: str, records: float) -> tuple[float, float, float]:
+        """Invocations, GB-s and printed bytes per record of a batch of `records`."""
+        ms = billed_ms(linear(measured.notifier_ms[source], records))
+        printed = linear(measured.notifier_log_bytes[source], records)
+        printed += system_log_bytes(measured, "NotifierFunction")
+        return 1 / records, ms / 1000 * gb / records, printed / records
+
+    invocations, gb_seconds, log_bytes = invocation("stream", stream_records)
+    rru = measured.rru_get + measured.rru_webhook_get / 2
+    if not scenario.webhook:
+        return NotifierUse(invocations, gb_seconds, rru, 0.0, 0.0, log_bytes)
+    # The jobs of a stream batch reach the queue together; with no batching window a receive
+    # takes what is there, up to the queue mapping's BatchSize.
+    queue_records = min(measured.notifier_batch_sizes["queue"], stream_records)
+    more_invocations, more_gb_seconds, more_log_bytes = invocation("queue", queue_records)
+    return NotifierUse(
+        invocations=invocations + more_invocations,
+        gb_seconds=gb_seconds + more_gb_seconds,
+        rru=rru + measured.rru_webhook_get + measured.rru_get,
+        wru=measured.wru_delivery,
+        sqs_requests=1 + 2 / queue_records,
+        log_bytes=log_bytes + more_log_bytes,
+    )
 
 
 def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -> Usage:
@@ -290,14 +384,17 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
     if not scenario.seed:
         # The seed's design had no list, no CPF index, and so no index at all.
         wru += sum(measured.index_writes.values())
-    rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get
+    notified = notifier_use(measured, scenario)
+    wru += notified.wru
+    rru = measured.rru_scan + measured.rru_get + gets * measured.rru_get + notified.rru
     # The send, then per batch one receive and one DeleteMessageBatch (modelled, not counted).
-    sqs = 1 + 2 * invocations
+    sqs = 1 + 2 * invocations + notified.sqs_requests
     log_bytes = (
         (measured.log_bytes_keyed_post if scenario.keyed else measured.log_bytes_post)
         + gets * measured.log_bytes_get
         + measured.log_bytes_record
         + measured.invocation_log_bytes(records) / records
+        + notified.log_bytes
     )
     if not scenario.seed:
         # The access log's line of every request, and Lambda's own lines where the template
@@ -315,8 +412,12 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
     api_traces = sampled_per_second(
         scenario.rate * requests, api_rule["reservoir"], api_rule["rate"]
     )
-    processor_traces = sampled_per_second(scenario.rate * invocations, reservoir, fixed_rate)
-    traces = (api_traces + processor_traces) / scenario.rate
+    # The processor's and the notifier's invocations, together under the default rule: its
+    # reservoir is the rule's, not each function's.
+    function_traces = sampled_per_second(
+        scenario.rate * (invocations + notified.invocations), reservoir, fixed_rate
+    )
+    traces = (api_traces + function_traces) / scenario.rate
     return Usage(
         api_requests=requests,
         api_gb_seconds=api_gb_s,
@@ -328,6 +429,8 @@ def usage(measured: Measured, scenario: Scenario, prices: Mapping[str, Price]) -
         log_bytes=log_bytes,
         traces=traces,
         polls=gets,
+        notifier_invocations=notified.invocations,
+        notifier_gb_seconds=notified.gb_seconds,
     )
 
 
@@ -335,6 +438,7 @@ SERVICES = (
     "API Gateway",
     "Lambda: API",
     "Lambda: processor",
+    "Lambda: notifier",
     "DynamoDB",
     "SQS",
     "CloudWatch Logs",
@@ -354,6 +458,7 @@ def cost_per_million(
         "Lambda: API": use.api_requests * per_request + use.api_gb_seconds * gb_s,
         "Lambda: processor": use.processor_invocations * per_request
         + use.processor_gb_seconds * gb_s,
+        "Lambda: notifier": use.notifier_invocations * per_request + use.notifier_gb_seconds * gb_s,
         "DynamoDB": use.rru * prices["dynamodb_read_request_unit"].price / MILLION
         + use.wru * prices["dynamodb_write_request_unit"].price / MILLION,
         "SQS": use.sqs_requests * prices["sqs_requests"].price / MILLION,
@@ -378,7 +483,8 @@ def fixed_monthly(
         "SnapStart cache, one version": snapshot_gb
         * SECONDS_PER_MONTH
         * prices["snapstart_cache"].price,
-        "event source's empty receives": prices["sqs_idle_receives"].price
+        "SQS event sources' empty receives": measured.sqs_event_sources
+        * prices["sqs_idle_receives"].price
         * 730
         * prices["sqs_requests"].price
         / MILLION,
@@ -451,16 +557,52 @@ def index_line(measured: Measured, prices: Mapping[str, Price]) -> str:
 
 
 def scenarios(measured: Measured) -> list[tuple[str, Scenario]]:
-    """The columns of the table: both rates, with and without a key; the seed at both rates."""
+    """The columns of the table: both rates, with and without a key; the admitted rate with a
+    webhook in place of the polls (if the notifier was measured); the seed at both rates, and at
+    the admitted rate polling once after a `Retry-After` as our clients do."""
     admitted = measured.admitted_rate
+    webhook = (
+        [(f"{admitted:g}/s, {WEBHOOK}", Scenario(admitted, "admitted", webhook=True))]
+        if measured.notifier_ms
+        else []
+    )
     return [
         (f"{admitted:g}/s", Scenario(admitted, "admitted")),
         (f"{admitted:g}/s, key", Scenario(admitted, "admitted", keyed=True)),
+        *webhook,
         ("1/s", Scenario(1.0, "1/s")),
         ("1/s, key", Scenario(1.0, "1/s", keyed=True)),
         (f"seed {admitted:g}/s", Scenario(admitted, "admitted", seed=True)),
+        (
+            f"seed {admitted:g}/s, Retry-After",
+            Scenario(admitted, "admitted", seed=True, follows_retry_after=True),
+        ),
         ("seed 1/s", Scenario(1.0, "1/s", seed=True)),
     ]
+
+
+WEBHOOK = "webhook instead of polls"
+
+
+def seed_ratios(measured: Measured, prices: Mapping[str, Price]) -> dict[str, dict[str, float]]:
+    """Our total at the admitted rate over the seed's, for our polling clients and (if measured)
+    a webhook instead: against the seed's clients polling every second, and polling once after a
+    `Retry-After` as ours do (the fair comparison)."""
+    rate = measured.admitted_rate
+
+    def total(scenario: Scenario) -> float:
+        return sum(
+            cost_per_million(usage(measured, scenario, prices), prices, scenario.seed).values()
+        )
+
+    seeds = {
+        "every second": total(Scenario(rate, "admitted", seed=True, follows_retry_after=False)),
+        "after Retry-After": total(Scenario(rate, "admitted", seed=True, follows_retry_after=True)),
+    }
+    ours = {"polls following Retry-After": total(Scenario(rate, "admitted"))}
+    if measured.notifier_ms:
+        ours[WEBHOOK] = total(Scenario(rate, "admitted", webhook=True))
+    return {name: {seed: value / seeds[seed] for seed in seeds} for name, value in ours.items()}
 
 
 def _money(value: float) -> str:
@@ -475,15 +617,19 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         name: cost_per_million(usage(measured, s, prices), prices, s.seed) for name, s in columns
     }
     names = [name for name, _ in columns]
-    admitted, seed_admitted = names[0], names[4]
+    admitted, seed_admitted = names[0], f"seed {measured.admitted_rate:g}/s"
     lines = [
         "### What an enrollment costs",
         "",
         "$ per million enrollments, us-east-1 list prices (bench/prices.toml), no free tier. "
-        f"{names[0]}: the usage plan's admitted rate; 1/s: batches nearly empty. The seed's "
+        f"{names[0]}: the usage plan's admitted rate, clients polling once after the answer's "
+        "`Retry-After`; 1/s: batches nearly empty; "
+        f"{WEBHOOK}: every client takes a webhook and never polls (the notifier's stream and "
+        "delivery invocations, its reads, the job's SQS requests and the attempt's write, in "
+        "place of the GET, its gateway request, function, read and lines). The seed's "
         "design: HTTP API, a function per route, a processor that takes one message an invocation "
-        "and "
-        "sleeps through it; clients poll every second. Same measured quantities.",
+        "and sleeps through it; clients poll every second, or (Retry-After) once after a "
+        "`Retry-After` as ours do. Same measured quantities.",
         "",
         "| service | " + " | ".join(names) + f" | ours / seed at {admitted} |",
         "|---|" + "---|" * (len(names) + 1),
@@ -491,8 +637,8 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
     for service in SERVICES:
         row = [_money(costs[name][service]) for name in names]
         seed_cost = costs[seed_admitted][service]
-        ratio = costs[admitted][service] / seed_cost if seed_cost else float("nan")
-        lines.append(f"| {service} | " + " | ".join(row) + f" | {ratio:.2f}x |")
+        share = f"{costs[admitted][service] / seed_cost:.2f}x" if seed_cost else "n/a"
+        lines.append(f"| {service} | " + " | ".join(row) + f" | {share} |")
     totals = {name: sum(costs[name].values()) for name in names}
     ratio = totals[admitted] / totals[seed_admitted]
     lines.append(
@@ -500,6 +646,17 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         + " | ".join(f"**{_money(totals[name])}**" for name in names)
         + f" | **{ratio:.2f}x** |"
     )
+    lines += [
+        "",
+        f"Our total at {admitted} over the seed's at the same rate:",
+        "",
+        "| ours | seed polling every second | seed polling once after Retry-After |",
+        "|---|---|---|",
+    ]
+    for name, ratios in seed_ratios(measured, prices).items():
+        lines.append(
+            f"| {name} | {ratios['every second']:.2f}x | {ratios['after Retry-After']:.2f}x |"
+        )
     lines += ["", "Per enrollment, the quantities priced above:", ""]
     lines += [
         "| quantity | " + " | ".join(names) + " | source |",
@@ -512,6 +669,12 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         ("API function GB-s", "api_gb_seconds", "measured, billed ms x MemorySize"),
         ("processor invocations", "processor_invocations", "measured records per batch"),
         ("processor GB-s", "processor_gb_seconds", "measured, billed ms x MemorySize"),
+        (
+            "notifier invocations",
+            "notifier_invocations",
+            "template BatchSize, Lambda's 4 polls a second of a shard",
+        ),
+        ("notifier GB-s", "notifier_gb_seconds", "measured, billed ms x MemorySize"),
         ("DynamoDB read units", "rru", "measured item sizes, DynamoDB rounding"),
         ("DynamoDB write units", "wru", "measured item sizes, DynamoDB rounding"),
         ("SQS requests", "sqs_requests", "modelled: send, receive and delete a batch"),
@@ -528,7 +691,8 @@ def cost_section(measured: Measured, prices: Mapping[str, Price] | None = None) 
         "| rate | polling every second | following Retry-After | API Gateway $/M before | after |",
         "|---|---|---|---|---|",
     ]
-    for name, scenario in columns[:4:2]:
+    polling = [(n, s) for n, s in columns if not (s.seed or s.keyed or s.webhook)]
+    for name, scenario in polling:
         every = replace(scenario, follows_retry_after=False)
         before, after = polls(measured, every), polls(measured, scenario)
         gateway = prices["api_gateway_rest"].price
@@ -568,16 +732,18 @@ def system_log_line(measured: Measured, prices: Mapping[str, Price]) -> str:
     per_byte = prices["logs_ingestion"].price / GIB * MILLION
     api = use.api_requests * SYSTEM_LOG_BYTES * per_byte
     processor = use.processor_invocations * SYSTEM_LOG_BYTES * per_byte
+    notifier = use.notifier_invocations * SYSTEM_LOG_BYTES * per_byte
     levels = ", ".join(
         f"{function} {measured.system_log_levels.get(function, 'WARN')}"
-        for function in ("ApiFunction", "ProcessorFunction")
+        for function in ("ApiFunction", "ProcessorFunction", "NotifierFunction")
     )
     return (
         f"Lambda's START and REPORT lines at SystemLogLevel INFO: about {SYSTEM_LOG_BYTES} bytes "
         f"an invocation (Lambda's published JSON schema, not measured); at {name}, "
         f"{_money(api)} per million enrollments on the API function "
         f"({use.api_requests:.2f} invocations each), {_money(processor)} on the processor "
-        f"({use.processor_invocations:.3f}); the template sets {levels}, and the table above "
+        f"({use.processor_invocations:.3f}), {_money(notifier)} on the notifier "
+        f"({use.notifier_invocations:.3f}); the template sets {levels}, and the table above "
         "counts the lines it sends"
     )
 

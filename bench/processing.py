@@ -31,12 +31,12 @@ PRODUCTION_DELAY_SECONDS = 4.0
 
 def _pending(aws: AwsStack, count: int) -> list[str]:
     from app.adapters.aws import get_dynamodb_client
-    from app.config import get_api_settings
+    from app.config import get_processor_settings
 
     ids = [str(uuid.uuid4()) for _ in range(count)]
     for enrollment_id in ids:
         get_dynamodb_client().put_item(
-            TableName=get_api_settings().enrollments_table,
+            TableName=get_processor_settings().enrollments_table,
             Item=pending_enrollment_item(enrollment_id),
         )
     return ids
@@ -128,9 +128,9 @@ def _batches(aws: AwsStack, batch: int, advance: Advance) -> tuple[float, float]
     os.environ.update(aws.function_env("ProcessorFunction"))
     os.environ["PROCESSING_DELAY_SECONDS"] = str(DELAY_SECONDS)
     from app.adapters.aws import get_dynamodb_client
-    from app.config import get_api_settings
+    from app.config import get_processor_settings
 
-    get_api_settings.cache_clear()
+    get_processor_settings.cache_clear()
     get_dynamodb_client.cache_clear()
     concurrent = []
     for _ in range(BATCH_RUNS):

@@ -86,6 +86,28 @@ WHAT_THE_FIGURES_SAY = """\
   run). With 25 concurrent batches, the floor is a single round of one delay; the rest is the
   emulator, one moto process on two cores serving the hundred reads and updates at once beside
   the poller.
+- **Webhook: `PROCESSED` → delivery received** (goal p99 <= 1 s locally, not met: 0.96 s, then 1.43
+  s and 1.33 s in the recorded runs, on a machine shared with other work; p50 0.53 to 0.66 s; the
+  floor, one signed POST on loopback, under 1 ms at p50). The POST is not what costs: the path's
+  polling and the emulator are. Locally, the stream mapping (`local/stream.py`) that finds no record
+  waits its `POLL_INTERVAL_SECONDS`, 250 ms (Lambda's four polls a second of a shard), before it
+  looks again, so a change waits up to 250 ms to be seen; each look is three calls to the emulator
+  (DescribeStream, GetShardIterator, GetRecords). Then the invocation reads the enrollment and the
+  webhook and sends the job; the delivery queue's poller (`local/poller.py`), long-polling, receives
+  it at once (no batching window); the attempt reads both again, POSTs and writes the attempt. Every
+  one of those calls goes to one moto process on two cores, which also serves the API and the
+  processor's poller: the notes give the median from `PROCESSED` to the attempt's start, most of the
+  figure. On AWS the figure is the sum of: the stream's propagation (a change reaches the stream
+  typically well under a second after the write); Lambda's polling of each shard, four times a
+  second (up to 250 ms); the stream mapping's batching window, none (template.yaml,
+  `EnrollmentChanges`: `MaximumBatchingWindowInSeconds: 0`, `BatchSize: 100`: an invocation starts
+  as soon as a poll finds a record); the delivery queue's polling (`DeliveryJobs`: `BatchSize: 10`
+  and no batching window, so Lambda's long-polling pollers take a job as soon as it is sent); a few
+  DynamoDB and SQS calls of single-digit milliseconds each; a cold start of the notifier, when one
+  comes; and the endpoint's answer time, which a partner sets (up to the 15 s timeout). A partner
+  that polls once after `Retry-After` learns of `PROCESSED` about 6 s after its `POST`; with a
+  webhook, the sum above after the processing ends: typically under a second, and the endpoint's
+  own answer time.
 """.splitlines()
 
 
@@ -103,6 +125,36 @@ made because the table showed where the money went; each was measured before and
 - **An X-Ray sampling rule for the API's stage** (no reservoir, 5%): X-Ray went from $8.75 to
   $4.00 per million at 1/s (1.75 to 0.80 traces an enrollment), $0.75 to $0.65 at 50/s; the
   total at 1/s from $24.54 to $19.79.
+
+**A webhook instead of polls** (the column "webhook instead of polls", at the admitted rate). A
+client with an endpoint never polls: the GET, its API Gateway request, the API function's
+invocation, its DynamoDB read and its log lines are gone. In their place the notifier: a share of
+a stream invocation (Lambda polls a shard four times a second; at 50/s with no batching window
+that is about 12.5 records an invocation, within the template's `BatchSize: 100`), a share of a
+delivery invocation (the jobs of a stream batch, up to the queue mapping's `BatchSize: 10`),
+their GB-seconds (measured warm, against a receiver that answers at once: a partner's answer
+time adds to each delivery invocation, 128 MB per batch), the job's SQS send, receive and
+delete, the attempt's PutItem in the deliveries table, and the reads of the webhook and the
+enrollment, in the stream's invocation (eventually consistent for the webhook) and again in the
+delivery's. The stream's GetRecords cost nothing: DynamoDB does not charge for the GetRecords a
+Lambda trigger makes (DynamoDB pricing page, DynamoDB Streams; the DynamoDB guide's "Evaluate
+your DynamoDB Streams usage"; `bench/prices.toml`). The stream invokes the notifier on every
+enrollment's move to `PROCESSED` whether or not its client has an endpoint, so the polling
+columns carry that share too (the stream's invocation and its two reads).
+
+The seed's design is set beside ours twice: with its clients polling every second, as the table
+always has, and polling once after a `Retry-After`, as ours do. The second is the fair
+comparison: `Retry-After` is a client's habit as much as a design, and the seed's clients could
+have followed one too. In the run above, against a seed whose clients poll every second, our
+polling clients cost 0.89x the seed's and a webhook instead of the polls 0.76x; against a seed
+whose clients poll once after `Retry-After`, 1.38x and 1.18x: our design costs more per
+enrollment than the seed's, webhook or not. What it pays for: the enrollments' indexes
+(`GET /enrollments` and the CPF index: 11 of its 13 write units, $6.88 a million, where the seed
+has none), the REST API's $3.50 a million requests against the HTTP API's $1.00 (usage plans and
+keys), and the notifier's share. What it saves: the processor's batches (a tenth of the seed's
+GB-seconds), and with a webhook every poll. On the quantities recorded before the indexes (the
+previous bench/measured.json, no index writes), the same model gives 0.53x against a seed polling
+every second and 0.83x against one following `Retry-After`.
 
 Not changed, and why: the API function's memory (its Lambda line is under $1 per million, so
 halving it would save about $0.1 for a latency this machine cannot measure as Lambda's CPU share

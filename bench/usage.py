@@ -29,8 +29,10 @@ from bench.common import AwsStack, median
 from bench.cost import Measured, item_size, read_units, write_units
 from bench.processing import _batch_seconds, _pending
 from bench.progress import step
-from local.aws_shapes import LambdaContext
+from bench.webhooks import receiver
+from local.aws_shapes import LambdaContext, sqs_record
 from local.poller import sqs_function_config
+from local.stream import stream_source
 from local.template import provision
 
 MEASURED_PATH = Path(__file__).with_name("measured.json")
@@ -315,10 +317,10 @@ def _processor(aws: AwsStack) -> dict[str, Any]:
     _fresh_tables(aws, "ProcessorFunction")
     os.environ["PROCESSING_DELAY_SECONDS"] = "0"
     from app.adapters.aws import get_dynamodb_client
-    from app.config import get_api_settings
+    from app.config import get_processor_settings
     from processor.handler import get_enrollment_repository
 
-    get_api_settings.cache_clear()
+    get_processor_settings.cache_clear()
     get_dynamodb_client.cache_clear()
     get_enrollment_repository.cache_clear()
     overhead: dict[str, float] = {}
@@ -347,6 +349,133 @@ def _processor(aws: AwsStack) -> dict[str, Any]:
     }
 
 
+def _notifier(aws: AwsStack) -> dict[str, Any]:
+    """The notifier's warm invocations, as the enrollments table's stream and its delivery queue
+    invoke it, for batches of 1 and 10 PROCESSED enrollments of a client with an endpoint (a
+    receiver on 127.0.0.1): their durations, the bytes they print, and the items they read and
+    write."""
+    _fresh_tables(aws, "NotifierFunction")
+    os.environ["WEBHOOK_ALLOW_LOOPBACK_HTTP"] = "true"
+    from app.adapters import enrollments
+    from app.adapters.aws import get_dynamodb_client, get_sqs_client
+    from app.adapters.webhooks import WebhookRepository
+    from app.config import get_notifier_settings
+    from app.domain.models.enrollments import Enrollment, EnrollmentStatus
+    from notifier.handler import get_stores
+    from notifier.handler import handler as notify
+
+    for provider in (get_notifier_settings, get_dynamodb_client, get_sqs_client, get_stores):
+        provider.cache_clear()
+    settings = get_notifier_settings()
+    dynamodb, sqs = get_dynamodb_client(), get_sqs_client()
+    queue_url = settings.webhook_delivery_queue_url
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    owner = "cost-webhook-client"
+    sequence = iter(range(10**6))
+
+    def stream_event(count: int) -> dict[str, Any]:
+        """MODIFY records of `count` PROCESSED enrollments of `owner`, as Lambda sends them."""
+        records = []
+        for _ in range(count):
+            now = datetime.now(UTC)
+            enrollment = Enrollment(
+                enrollment_id=uuid.uuid4(),
+                name="Maria da Silva",
+                age=22,
+                cpf="52998224725",
+                status=EnrollmentStatus.PROCESSED,
+                created_at=now,
+                updated_at=now,
+                owner=owner,
+            )
+            item = enrollments.to_item(enrollment)
+            dynamodb.put_item(TableName=settings.enrollments_table, Item=item)
+            records.append(
+                {
+                    "eventID": uuid.uuid4().hex,
+                    "eventName": "MODIFY",
+                    "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": aws.env["AWS_DEFAULT_REGION"],
+                    "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/y",
+                    "dynamodb": {
+                        "ApproximateCreationDateTime": int(now.timestamp()),
+                        "Keys": {"enrollment_id": item["enrollment_id"]},
+                        "SequenceNumber": f"{next(sequence):021d}",
+                        "SizeBytes": 60,
+                        "StreamViewType": "KEYS_ONLY",
+                    },
+                }
+            )
+        return {"Records": records}
+
+    def queue_event(count: int) -> dict[str, Any]:
+        """The `count` jobs the stream's invocation queued, as Lambda receives them."""
+        messages: list[Any] = []
+        while len(messages) < count:
+            messages += sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=count - len(messages),
+                WaitTimeSeconds=1,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        region = aws.env["AWS_DEFAULT_REGION"]
+        return {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
+
+    def invoke(event: dict[str, Any], quiet: bool = True) -> float:
+        """The invocation's milliseconds; its metric lines kept off this run's output, unless
+        they are being counted."""
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            assert notify(event, LambdaContext()) == {"batchItemFailures": []}
+        return (time.perf_counter() - start) * 1000
+
+    durations: dict[str, dict[str, float]] = {"stream": {}, "queue": {}}
+    printed_bytes_of: dict[str, dict[str, float]] = {"stream": {}, "queue": {}}
+
+    with receiver() as target, step("Cost: notifier batches", 2 * (BATCH_RUNS + 2)) as advance:
+        WebhookRepository(dynamodb, settings.webhooks_table).put(owner, target.url)
+        for size in (1, 10):
+            samples: dict[str, list[float]] = {"stream": [], "queue": []}
+            for run in range(BATCH_RUNS + 2):
+                changes = stream_event(size)
+                if run == BATCH_RUNS + 1:
+                    # The last run's lines, printed as on Lambda; the first is a warm-up.
+                    with printed_bytes() as printed:
+                        invoke(changes, quiet=False)
+                    printed_bytes_of["stream"][str(size)] = float(printed())
+                    jobs = queue_event(size)
+                    with printed_bytes() as printed:
+                        invoke(jobs, quiet=False)
+                    printed_bytes_of["queue"][str(size)] = float(printed())
+                else:
+                    stream_ms = invoke(changes)
+                    queue_ms = invoke(queue_event(size))
+                    if run:
+                        samples["stream"].append(stream_ms)
+                        samples["queue"].append(queue_ms)
+                advance(1)
+            for source, values in samples.items():
+                durations[source][str(size)] = median(values)
+        delivered = len(target.arrivals)
+    assert delivered == (BATCH_RUNS + 2) * 11, delivered
+    webhook = dynamodb.scan(TableName=settings.webhooks_table, Limit=1)["Items"][0]
+    attempt = dynamodb.scan(TableName=settings.webhook_deliveries_table, Limit=1)["Items"][0]
+    return {
+        "notifier_ms": durations,
+        "notifier_log_bytes": printed_bytes_of,
+        "rru_webhook_get": read_units(item_size(webhook), consistent=True),
+        "wru_delivery": float(write_units(item_size(attempt))),
+        "webhook_bytes": item_size(webhook),
+        "delivery_bytes": item_size(attempt),
+    }
+
+
 def _waits(run: intake.IntakeRun, production_delay: float) -> list[float]:
     """Seconds to PROCESSED as on AWS: the local delay replaced by the production one."""
     return [round(w - run.delay + production_delay, 3) for w in run.waits]
@@ -364,6 +493,9 @@ def measure_usage(
     resources = template["Resources"]
     api_props = resources["ApiFunction"]["Properties"]
     processor = sqs_function_config(template, "ProcessorFunction")
+    notifier_queue = sqs_function_config(template, "NotifierFunction")
+    notifier_stream = stream_source(template, "NotifierFunction")
+    assert notifier_stream is not None, "the notifier reads the enrollments table's stream"
     delay = float(
         resources["ProcessorFunction"]["Properties"]["Environment"]["Variables"][
             "PROCESSING_DELAY_SECONDS"
@@ -380,6 +512,7 @@ def measure_usage(
     try:
         api = _api(aws)
         work = _processor(aws)
+        notifier = _notifier(aws)
     finally:
         os.environ.clear()
         os.environ.update(environment)
@@ -408,6 +541,7 @@ def measure_usage(
     dashboards = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard")
     from app.observability.metrics import Metric
 
+    stream_ms, queue_ms = notifier["notifier_ms"]["stream"], notifier["notifier_ms"]["queue"]
     notes = [
         f"API function: warm medians of {RUNS} requests through the handler against the "
         f"emulator, {api['api_post_ms']:.1f} ms POST, {api['api_keyed_post_ms']:.1f} ms with "
@@ -437,6 +571,13 @@ def measure_usage(
         f"{api['list_pages']['first']['ms']:.1f} and {api['list_pages']['next']['ms']:.1f} ms "
         "warm: moto's Query of an index reads every item of the table, where DynamoDB reads the "
         "page's, so these durations grow with the emulator's table and bound the billed one",
+        f"notifier: a stream invocation of 1 and 10 records takes {stream_ms['1']:.0f} and "
+        f"{stream_ms['10']:.0f} ms warm, a delivery invocation {queue_ms['1']:.0f} and "
+        f"{queue_ms['10']:.0f} ms, to a receiver on 127.0.0.1 that answers at once (a "
+        "partner's endpoint answering in t ms adds t ms to each delivery invocation: its records "
+        "run concurrently); "
+        f"{notifier_queue.memory_mb} MB; a webhook item is {notifier['webhook_bytes']} bytes, a "
+        f"delivery attempt {notifier['delivery_bytes']} bytes",
         "X-Ray: API Gateway samples requests by "
         + (
             f"the template's rule ({api_sampling['reservoir']:g} a second, then "
@@ -444,7 +585,8 @@ def measure_usage(
             if api_sampling
             else "the default rule (1 a second, then 5%)"
         )
-        + "; Lambda samples the processor's invocations by the default rule",
+        + "; Lambda samples the processor's and the notifier's invocations by the default rule, "
+        "one reservoir for both",
     ]
     measured = Measured(
         api_post_ms=api["api_post_ms"],
@@ -483,6 +625,22 @@ def measure_usage(
         index_writes=api["index_writes"],
         list_pages=api["list_pages"],
         secrets=sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret"),
+        notifier_memory_mb=notifier_queue.memory_mb,
+        notifier_batch_sizes={
+            "stream": float(notifier_stream.batch_size),
+            "queue": float(notifier_queue.batch_size),
+        },
+        notifier_ms=notifier["notifier_ms"],
+        notifier_log_bytes=notifier["notifier_log_bytes"],
+        rru_webhook_get=notifier["rru_webhook_get"],
+        wru_delivery=notifier["wru_delivery"],
+        sqs_event_sources=sum(
+            1
+            for r in resources.values()
+            if r["Type"] == "AWS::Serverless::Function"
+            for event in r["Properties"].get("Events", {}).values()
+            if event["Type"] == "SQS"
+        ),
     )
     if save is not None:
         save.write_text(json.dumps(measured.to_json(), indent=1) + "\n")

@@ -49,7 +49,8 @@ def measured(**overrides: object) -> Measured:
 
 def test_every_price_names_its_unit_source_date_and_status() -> None:
     for name, price in PRICES.items():
-        assert price.price > 0, name
+        # A price of nothing says so in its unit (the stream's reads by a Lambda trigger).
+        assert price.price > 0 or "free" in price.unit, name
         assert all((price.unit, price.source, price.read)), name
         assert price.status in {"published", "unconfirmed"}, name
     assert PRICES["api_gateway_rest"].price == 3.50
@@ -164,7 +165,9 @@ def test_the_fixed_monthly_cost_of_an_idle_stack() -> None:
     assert fixed["dashboard"] == 3.00
     assert fixed["custom metrics (any month with traffic)"] == pytest.approx(1.50)
     assert fixed["SnapStart cache, one version"] == pytest.approx(0.5 * 730 * 3600 * 0.0000015046)
-    assert fixed["event source's empty receives"] == pytest.approx(900 * 730 * 0.40 / 1e6)
+    assert fixed["SQS event sources' empty receives"] == pytest.approx(900 * 730 * 0.40 / 1e6)
+    two = cost.fixed_monthly(measured(sqs_event_sources=2), PRICES)
+    assert two["SQS event sources' empty receives"] == pytest.approx(2 * 900 * 730 * 0.40 / 1e6)
     assert fixed["the secrets (the lists' cursors, the CPF's key)"] == 0
     assert "KMS key of your own (DataKmsKeyArn)" not in fixed
     with_key = cost.fixed_monthly(measured(), PRICES, data_key=True)
@@ -338,3 +341,118 @@ def test_at_200_a_second_the_plan_shows_the_indexes_writes_and_a_clients_partiti
     (limit,) = [limit for limit in result.limits if limit.name.startswith("DynamoDB index")]
     assert (limit.value, limit.needed) == (1000, 400)
     assert "2,000 WRU/s in all" in text
+
+
+# --- A webhook instead of polls ------------------------------------------------------------------
+
+NOTIFIER = {
+    "notifier_memory_mb": 128,
+    "notifier_batch_sizes": {"stream": 100.0, "queue": 10.0},
+    "notifier_ms": {"stream": {"1": 20.0, "10": 110.0}, "queue": {"1": 30.0, "10": 120.0}},
+    "notifier_log_bytes": {
+        "stream": {"1": 200.0, "10": 2000.0},
+        "queue": {"1": 500.0, "10": 3200.0},
+    },
+    "rru_webhook_get": 1.0,
+    "wru_delivery": 1.0,
+}
+
+
+def test_a_stream_invocation_holds_a_polls_worth_of_changes_within_its_batch_size() -> None:
+    # Four polls a second of one shard: 50 changes a second are 12.5 an invocation.
+    assert cost.stream_records_per_invocation(50, 100) == 12.5
+    assert cost.stream_records_per_invocation(1, 100) == 1.0
+    assert cost.stream_records_per_invocation(1000, 100) == 100
+
+
+def test_the_models_batch_sizes_and_windows_are_the_templates() -> None:
+    from local.poller import sqs_function_config
+    from local.stream import stream_source
+
+    template = load_template()
+    stream = stream_source(template, "NotifierFunction")
+    queue = sqs_function_config(template, "NotifierFunction")
+    events = template["Resources"]["NotifierFunction"]["Properties"]["Events"]
+
+    assert stream is not None
+    assert (stream.batch_size, queue.batch_size) == (100, 10)
+    # The model takes an invocation to hold what one poll found: no window on either source.
+    assert events["EnrollmentChanges"]["Properties"]["MaximumBatchingWindowInSeconds"] == 0
+    assert queue.batching_window_seconds == 0
+
+
+def test_a_webhook_instead_of_polls_at_the_admitted_rate_priced_line_by_line() -> None:
+    quantities = measured(**NOTIFIER)
+    use = cost.usage(quantities, Scenario(50, "admitted", webhook=True), PRICES)
+    lines = cost.cost_per_million(use, PRICES)
+
+    # The POST alone: no GET, its gateway request, function, read or lines.
+    assert (use.polls, use.api_requests) == (0.0, 1.0)
+    assert lines["API Gateway"] == pytest.approx(3.50)
+    assert use.api_gb_seconds == pytest.approx(0.016 / 2)
+    # A stream batch of 12.5 (135 ms) and a queue batch of 10 (120 ms), at 128 MB.
+    assert use.notifier_invocations == pytest.approx(1 / 12.5 + 1 / 10)
+    assert use.notifier_gb_seconds == pytest.approx(0.135 / 8 / 12.5 + 0.120 / 8 / 10)
+    assert lines["Lambda: notifier"] == pytest.approx(
+        0.18 * 0.20 + use.notifier_gb_seconds * 13.3334, rel=1e-4
+    )
+    # The scan and the processor's read; the stream's read of the enrollment and of the webhook
+    # (eventually), the delivery's of both; the put, the update, and the attempt's write.
+    assert use.rru == 0.5 + 1 + (1 + 0.5) + (1 + 1)
+    assert use.wru == 1 + 1 + 1
+    # The enrollment's send and its batch's share; the job's send and its batch's share.
+    assert use.sqs_requests == pytest.approx(1 + 0.2 + 1 + 0.2)
+    # The POST's, the record's and its invocation's share; the notifier's two invocations'.
+    assert use.log_bytes == pytest.approx(800 + 300 + 30 + 2500 / 12.5 + 3200 / 10)
+
+
+def test_polling_clients_still_cost_the_streams_read_of_each_change() -> None:
+    without = cost.usage(measured(), Scenario(50, "admitted"), PRICES)
+    polling = cost.usage(measured(**NOTIFIER), Scenario(50, "admitted"), PRICES)
+
+    assert polling.notifier_invocations == pytest.approx(1 / 12.5)
+    assert polling.rru - without.rru == 1 + 0.5
+    assert (polling.wru, polling.sqs_requests) == (without.wru, without.sqs_requests)
+    # At one a second, each change is an invocation of its own.
+    slow = cost.usage(measured(**NOTIFIER), Scenario(1, "1/s", webhook=True), PRICES)
+    assert slow.notifier_invocations == 2.0
+
+
+def test_the_seed_is_set_beside_us_polling_every_second_and_once_after_retry_after() -> None:
+    quantities = measured(**NOTIFIER)
+    every = cost.usage(quantities, Scenario(50, "admitted", seed=True), PRICES)
+    after = cost.usage(
+        quantities, Scenario(50, "admitted", seed=True, follows_retry_after=True), PRICES
+    )
+    # The seed has no notifier, whatever its clients do.
+    assert (every.polls, after.polls) == (5.0, 1.0)
+    assert every.notifier_invocations == after.notifier_invocations == 0
+
+    ratios = cost.seed_ratios(quantities, PRICES)
+
+    def total(use: cost.Usage, seed: bool = False) -> float:
+        return sum(cost.cost_per_million(use, PRICES, seed=seed).values())
+
+    ours = total(cost.usage(quantities, Scenario(50, "admitted"), PRICES))
+    assert ratios["polls following Retry-After"]["every second"] == pytest.approx(
+        ours / total(every, seed=True)
+    )
+    assert ratios["polls following Retry-After"]["after Retry-After"] == pytest.approx(
+        ours / total(after, seed=True)
+    )
+    hooked = ratios[cost.WEBHOOK]
+    assert hooked["after Retry-After"] > hooked["every second"]
+    assert hooked["after Retry-After"] < ratios["polls following Retry-After"]["after Retry-After"]
+
+
+def test_the_section_has_the_webhook_column_and_both_seed_comparisons() -> None:
+    lines = cost.cost_section(measured(**NOTIFIER), PRICES)
+    table = [line for line in lines if line.startswith("| ")]
+
+    assert "| 50/s, webhook instead of polls |" in table[0]
+    assert "| seed 50/s, Retry-After |" in table[0]
+    assert any(line.startswith("| Lambda: notifier |") for line in table)
+    assert any(line.startswith("| webhook instead of polls | ") for line in table)
+    # Without the notifier measured (an older bench/measured.json), no webhook column.
+    older = [line for line in cost.cost_section(measured(), PRICES) if line.startswith("| ")]
+    assert "webhook" not in older[0]

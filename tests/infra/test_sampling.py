@@ -27,8 +27,11 @@ def test_the_recorded_costs_were_measured_with_the_rule() -> None:
     prices = load_prices()
 
     assert measured.api_sampling == {"reservoir": 0.0, "rate": 0.05}
-    # At 1/s: 5% of the API's requests (the POST and its polls), and every processor invocation
-    # (its function's default reservoir of one a second).
+    # At 1/s: 5% of the API's requests (the POST and its polls); of the processor's and the
+    # notifier's invocations, the default rule's reservoir of one a second, then 5%.
     slow = usage(measured, Scenario(1.0, "1/s"), prices)
     assert slow.processor_invocations == pytest.approx(measured.records_per_batch["1/s"] ** -1)
-    assert slow.traces == pytest.approx(0.05 * slow.api_requests + slow.processor_invocations)
+    functions = slow.processor_invocations + slow.notifier_invocations
+    assert slow.traces == pytest.approx(
+        0.05 * slow.api_requests + min(functions, 1) + 0.05 * max(0.0, functions - 1)
+    )
