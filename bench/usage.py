@@ -462,7 +462,7 @@ def _notifier(aws: AwsStack) -> dict[str, Any]:
                 advance(1)
             for source, values in samples.items():
                 durations[source][str(size)] = median(values)
-        delivered = len(target.arrivals)
+        delivered = len(target.deliveries)
     assert delivered == (BATCH_RUNS + 2) * 11, delivered
     webhook = dynamodb.scan(TableName=settings.webhooks_table, Limit=1)["Items"][0]
     attempt = dynamodb.scan(TableName=settings.webhook_deliveries_table, Limit=1)["Items"][0]

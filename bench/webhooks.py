@@ -14,14 +14,11 @@ delivery's arrival.
 
 import json
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import httpx
 
@@ -37,6 +34,7 @@ from local.config import LocalSettings
 from local.emulator import free_port
 from local.stream import POLL_INTERVAL_SECONDS
 from local.supervisor import LocalService
+from ops.receiver import Receiver, listening
 
 ENROLLMENTS = 100
 RATE_PER_SECOND = 10.0
@@ -47,49 +45,9 @@ DELAY_SECONDS = 0.5
 P99_GOAL_SECONDS = 1.0
 
 
-@dataclass
-class Receiver:
-    """A webhook endpoint on 127.0.0.1: each delivery's body, and when it arrived (epoch s)."""
-
-    url: str = ""
-    arrivals: list[tuple[float, bytes]] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int, timeout: float) -> list[tuple[float, bytes]]:
-        """The arrivals once there are `count`, or whatever came within `timeout`."""
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.arrivals) >= count, timeout)
-            return list(self.arrivals)
-
-
-@contextmanager
-def receiver() -> Iterator[Receiver]:
-    """A receiver answering 204, served in a thread while the block runs."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            at = time.time()
-            self.send_response(204)
-            self.end_headers()
-            with state.arrived:
-                state.arrivals.append((at, body))
-                state.arrived.notify_all()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: a hundred deliveries are not news."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/enrollments"
-    thread = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def receiver() -> AbstractContextManager[Receiver]:
+    """A receiver on 127.0.0.1 answering 204, each delivery with its time of arrival."""
+    return listening(path="/webhooks/enrollments")
 
 
 class Latency(NamedTuple):
@@ -131,13 +89,13 @@ def _floor_samples(target: Receiver, runs: int) -> list[float]:
     samples = []
     for index in range(runs):
         body = json.dumps({"data": {"enrollment_id": f"floor-{index}"}}).encode()
-        seen = len(target.arrivals)
+        seen = len(target.deliveries)
         start = time.time()
         headers = signed_headers(endpoint, f"msg_floor_{index}", body, start)
         answer = webhook_http.post(destination, body, headers, TIMEOUT_SECONDS)
         assert answer.status == 204, answer
-        [(arrived, _)] = target.wait_for(seen + 1, 5)[seen:]
-        samples.append(arrived - start)
+        [arrived] = target.wait_for(seen + 1, 5)[seen:]
+        samples.append(arrived.received_at - start)
     return samples
 
 
@@ -175,7 +133,10 @@ def _through_the_stack(target: Receiver) -> tuple[dict[str, float], Run]:
                     ids.add(response.json()["enrollment_id"])
                     advance(1)
                 sent = time.perf_counter() - start
-            arrivals = target.wait_for(ENROLLMENTS, 30 * DELAY_SECONDS + 60)
+            arrivals = [
+                (delivery.received_at, delivery.body)
+                for delivery in target.wait_for(ENROLLMENTS, 30 * DELAY_SECONDS + 60)
+            ]
             listed = client.get("/webhook/deliveries", params={"limit": ENROLLMENTS})
             assert listed.status_code == 200, listed.text
     finally:

@@ -5,6 +5,7 @@ as a partner's receiver would verify it."""
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ MAX_BODY_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Delivery:
-    """One POST as it arrived."""
+    """One POST as it arrived, and when (seconds since the epoch, this machine's clock)."""
 
     headers: dict[str, str]
     body: bytes
+    received_at: float = 0.0
 
     @property
     def event(self) -> dict[str, Any]:
@@ -71,8 +73,9 @@ def listening(host: str = "127.0.0.1", port: int = 0, path: str = "/") -> Iterat
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            body = self.rfile.read(length)
             delivery = Delivery(
-                {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+                {k.lower(): v for k, v in self.headers.items()}, body, received_at=time.time()
             )
             status, answer_headers = state.answer(delivery)
             with state.received:
